@@ -1,0 +1,31 @@
+// The edges of a command: streams, working directory and environment, injected so commands can be
+// run in-process by tests exactly as from the shell.
+
+export interface CliIO {
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly stdoutIsTTY: boolean;
+  writeOut(text: string): void;
+  writeErr(text: string): void;
+  readStdin(): Promise<string>;
+}
+
+export function processIO(): CliIO {
+  return {
+    cwd: process.cwd(),
+    env: process.env,
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    writeOut: (text) => void process.stdout.write(text),
+    writeErr: (text) => void process.stderr.write(text),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+  };
+}
+
+/** Colour only on a TTY and never with NO_COLOR (https://no-color.org). */
+export function useColor(io: CliIO): boolean {
+  return io.stdoutIsTTY && !('NO_COLOR' in io.env && io.env.NO_COLOR !== undefined) && io.env.TERM !== 'dumb';
+}

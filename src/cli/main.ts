@@ -1,0 +1,63 @@
+// Entry point: dispatches subcommands. Each subcommand module is imported lazily so that
+// `envless lint` never loads fastify, the Kubernetes client or dockerode.
+import { CliError, EXIT, usageError } from './errors.ts';
+import { processIO, type CliIO } from './io.ts';
+import { VERSION } from './version.ts';
+
+export type Command = (args: string[], io: CliIO) => Promise<number>;
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  lint: async () => (await import('./lint.ts')).runLint,
+  demo: async () => (await import('./demo.ts')).runDemo,
+  mutate: async () => (await import('./mutate.ts')).runMutate,
+  webhook: async () => (await import('./webhook.ts')).runWebhook,
+};
+
+const HELP = `envless: keep secrets out of environment variables in Docker and Kubernetes
+
+Usage: envless <command> [options]
+
+Commands:
+  demo                  lint an embedded sample project and convert its Deployment (no cluster)
+  lint [PATH...]        check Dockerfiles, compose files, Kubernetes manifests and .env files
+                        (alias: lint-compose); run \`envless lint --help\` for options
+  mutate -f FILE|-      convert secret env vars in Kubernetes manifests into secret files
+  webhook               run the Kubernetes admission webhook (HTTPS); \`envless webhook --help\`
+
+Options:
+  -h, --help            show this help
+  -V, --version         show the version
+`;
+
+export async function main(
+  argv: string[],
+  options: { invokedAs?: string; io?: CliIO } = {},
+): Promise<number> {
+  const io = options.io ?? processIO();
+  const prog = options.invokedAs ?? 'envless';
+  try {
+    const [name, ...rest] = argv;
+    if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+      io.writeOut(HELP);
+      return name === undefined ? EXIT.usage : EXIT.ok;
+    }
+    if (name === '-V' || name === '--version') {
+      io.writeOut(`${VERSION}\n`);
+      return EXIT.ok;
+    }
+    const load = COMMANDS[name];
+    if (!load) throw usageError(`unknown command "${name}" (run \`envless --help\`)`);
+    const command = await load();
+    return await command(rest, io);
+  } catch (error) {
+    if (error instanceof CliError) {
+      io.writeErr(`${prog}: ${error.message}\n`);
+      return error.status;
+    }
+    // An unexpected failure is a bug: say so plainly, without a stack trace unless asked for.
+    const message = error instanceof Error ? error.message : String(error);
+    io.writeErr(`${prog}: internal error: ${message}\n`);
+    if (io.env.ENVLESS_DEBUG) io.writeErr(`${error instanceof Error ? error.stack : ''}\n`);
+    return EXIT.usage;
+  }
+}
