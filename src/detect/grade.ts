@@ -1,0 +1,106 @@
+// One grading policy for every place a variable meets a value: Dockerfile ENV/ARG, compose
+// environment and build args, Kubernetes env, running containers. The linter, the webhook's
+// warnings and the Docker audit all call `assessVariable`, so they agree on what a secret is.
+import { analyzeName, type NameAnalysis, type NameOptions } from './names.ts';
+import {
+  classifyLiteral,
+  findReferencedCredential,
+  findSecretsInText,
+  type LiteralKind,
+  type SecretMatch,
+} from './values.ts';
+
+export type Severity = 'error' | 'warning' | 'info';
+
+export type VariableContext =
+  | 'dockerfile-env' // baked into the image config
+  | 'dockerfile-arg' // recorded in the image history when used
+  | 'compose-env' // the container environment at run time
+  | 'compose-build-arg'
+  | 'k8s-env' // a literal `value:` in a pod spec
+  | 'runtime-env'; // the real environment of a container or image (audits)
+
+export interface Assessment {
+  readonly severity: Severity;
+  /** Whether the name, the value, or both made it a secret. */
+  readonly because: 'name' | 'value';
+  /** Short reason for messages: `the name says password`, `the value is a GitHub token`. */
+  readonly reason: string;
+  /** The raw secret text to mask in output (the whole value, or the secret part of it). */
+  readonly secret?: string;
+  readonly match?: SecretMatch;
+  readonly name: NameAnalysis;
+  readonly valueKind?: LiteralKind;
+}
+
+/**
+ * Decides whether `name=value` puts a secret where it does not belong. `value` is undefined when
+ * no value is written (compose `- KEY`, `ARG KEY`): the value then comes from elsewhere at run or
+ * build time, which for a secret name is exactly the leak.
+ */
+export function assessVariable(
+  name: string,
+  value: string | undefined,
+  context: VariableContext,
+  options: NameOptions = {},
+): Assessment | undefined {
+  const nameInfo = analyzeName(name, options);
+  if (value !== undefined) {
+    const match = findSecretsInText(value)[0];
+    if (match && !nameInfo.reason.startsWith('allowed')) {
+      return {
+        severity: 'error',
+        because: 'value',
+        reason: `the value holds a ${match.description}`,
+        secret: match.secret,
+        match,
+        name: nameInfo,
+      };
+    }
+  }
+  if (!nameInfo.secret) {
+    const reference = value === undefined ? undefined : findReferencedCredential(value);
+    if (reference && (context === 'compose-env' || context === 'dockerfile-env')) {
+      return {
+        severity: context === 'dockerfile-env' ? 'error' : 'warning',
+        because: 'value',
+        reason: `the value embeds a password (${reference}) in a URL`,
+        name: nameInfo,
+      };
+    }
+    return undefined;
+  }
+  const reason = `the name says ${nameInfo.reason}`;
+  if (value === undefined) {
+    // No value written: supplied from the host/CI at run or build time.
+    return context === 'k8s-env' || context === 'runtime-env'
+      ? undefined
+      : { severity: 'error', because: 'name', reason, name: nameInfo };
+  }
+  const kind = classifyLiteral(value);
+  const base = { because: 'name' as const, reason, name: nameInfo, valueKind: kind };
+  switch (kind) {
+    case 'secret-file':
+    case 'path':
+    case 'url':
+    case 'boolean':
+    case 'template':
+      return undefined;
+    case 'empty':
+      if (context === 'dockerfile-env') return { ...base, severity: 'warning' };
+      if (context === 'dockerfile-arg' || context === 'compose-build-arg')
+        return { ...base, severity: 'error' };
+      if (context === 'compose-env') return { ...base, severity: 'warning' };
+      return undefined;
+    case 'reference':
+      // `ENV X=${ARG}` bakes the build argument into the image; `X: ${VAR}` in compose still lands
+      // in the container env; `$(VAR)` in Kubernetes refers to another variable, checked on its own.
+      if (context === 'k8s-env' || context === 'runtime-env') return undefined;
+      return { ...base, severity: 'error' };
+    case 'placeholder':
+      if (context === 'runtime-env') return undefined;
+      return { ...base, severity: context === 'k8s-env' ? 'warning' : 'error', secret: value };
+    case 'literal':
+      return { ...base, severity: 'error', secret: value };
+  }
+}

@@ -1,0 +1,14 @@
+// Secret values are never printed in full: at most a few leading characters, enough to recognise
+// which credential it is (`ghp_***`, `AKI***`), never enough to use it.
+
+/** Masks a secret: up to 3 leading characters for long values, none for short ones. */
+export function maskSecret(secret: string): string {
+  const visible = secret.length >= 16 ? 3 : secret.length >= 8 ? 1 : 0;
+  return `${secret.slice(0, visible)}***`;
+}
+
+/** Replaces `secret` inside `text` with its mask (used to show a URL with its password masked). */
+export function maskWithin(text: string, secret: string): string {
+  if (!secret) return text;
+  return text.split(secret).join(maskSecret(secret));
+}
