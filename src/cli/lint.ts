@@ -1,0 +1,157 @@
+// `envless lint [PATH...]` (alias `lint-compose`): the CI linter.
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadBaseline, writeBaseline } from '../lint/baseline.ts';
+import { loadConfig } from '../lint/config.ts';
+import { MissingPathError } from '../lint/discover.ts';
+import { formatFindings, type LintSummary } from '../lint/format/index.ts';
+import { lintFiles } from '../lint/run.ts';
+import type { Severity } from '../lint/types.ts';
+import { CliError, EXIT, usageError } from './errors.ts';
+import { useColor, type CliIO } from './io.ts';
+import { VERSION } from './version.ts';
+
+const FORMATS = ['text', 'json', 'sarif', 'github'] as const;
+type Format = (typeof FORMATS)[number];
+const LEVELS = ['error', 'warning', 'info', 'never'] as const;
+type FailOn = Severity | 'never';
+
+export const LINT_HELP = `Usage: envless lint [options] [PATH...]
+       lint-compose [options] [PATH...]
+
+Checks Dockerfiles, compose files, Kubernetes manifests and .env files for secrets in environment
+variables. PATH defaults to "."; directories are walked (skipping .git, node_modules and what
+.gitignore ignores); "-" reads standard input (name it with --stdin-filename).
+
+Options:
+  -f, --format FORMAT        text (default), json, sarif or github
+  -o, --output FILE          write the report to FILE instead of standard output
+      --fail-on LEVEL        exit 1 when a finding reaches LEVEL: error (default), warning, info, never
+  -c, --config FILE          use this config instead of .envless.yaml found upward
+      --stdin-filename NAME  file name for input read from "-" (decides the file kind)
+      --baseline FILE        ignore findings recorded in FILE
+      --write-baseline FILE  record the current findings in FILE and exit 0
+  -h, --help                 show this help
+
+Exit status: 0 no finding at --fail-on level, 1 findings, 2 usage error, missing path, invalid
+config or a file that cannot be parsed.
+`;
+
+function parse(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        format: { type: 'string', short: 'f' },
+        output: { type: 'string', short: 'o' },
+        'fail-on': { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        'stdin-filename': { type: 'string' },
+        baseline: { type: 'string' },
+        'write-baseline': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless lint --help\`)`);
+  }
+}
+
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  flag: string,
+): T | undefined {
+  if (value === undefined) return undefined;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw usageError(`${flag} must be one of ${allowed.join(', ')} (got "${value}")`);
+}
+
+function reaches(severity: Severity, failOn: FailOn): boolean {
+  if (failOn === 'never') return false;
+  const rank: Record<Severity, number> = { error: 3, warning: 2, info: 1 };
+  return rank[severity] >= rank[failOn];
+}
+
+export async function runLint(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args);
+  if (values.help) {
+    io.writeOut(LINT_HELP);
+    return EXIT.ok;
+  }
+  const format: Format = oneOf(values.format, FORMATS, '--format') ?? 'text';
+  const failOnFlag = oneOf(values['fail-on'], LEVELS, '--fail-on');
+  const paths = positionals.length > 0 ? positionals : ['.'];
+  const stdinCount = paths.filter((p) => p === '-').length;
+  if (stdinCount > 1) throw usageError('"-" (standard input) can be given only once');
+  if (values['stdin-filename'] && stdinCount === 0)
+    throw usageError('--stdin-filename is only used with "-"');
+
+  const config = loadConfig(io.cwd, values.config === undefined ? undefined : resolve(io.cwd, values.config));
+  const baseline = values.baseline === undefined ? undefined : loadBaseline(resolve(io.cwd, values.baseline));
+  // Without --stdin-filename the content decides the kind, and findings name the file `<stdin>`.
+  const inline =
+    stdinCount === 1 ? [{ text: await io.readStdin(), filename: values['stdin-filename'] ?? '<stdin>' }] : [];
+
+  let outcome;
+  try {
+    outcome = lintFiles(
+      paths.filter((p) => p !== '-'),
+      {
+        cwd: io.cwd,
+        names: { allow: config.allow, deny: config.secrets },
+        rules: config.rules,
+        ignorePatterns: config.ignore,
+        ignoreBase: config.dir,
+        baseline,
+      },
+      inline,
+    );
+  } catch (error) {
+    if (error instanceof MissingPathError) throw new CliError('ENVLESS_PATH_NOT_FOUND', error.message);
+    throw error;
+  }
+
+  if (values['write-baseline'] !== undefined) {
+    const target = resolve(io.cwd, values['write-baseline']);
+    writeBaseline(target, outcome.unfiltered);
+    io.writeErr(`envless: wrote ${outcome.unfiltered.length} findings to ${values['write-baseline']}\n`);
+    return outcome.parseErrors > 0 ? EXIT.usage : EXIT.ok;
+  }
+
+  const count = (severity: Severity) => outcome.findings.filter((f) => f.severity === severity).length;
+  const summary: LintSummary = {
+    filesChecked: outcome.filesChecked,
+    errors: count('error'),
+    warnings: count('warning'),
+    infos: count('info'),
+    suppressed: outcome.suppressed,
+    baselined: outcome.baselined,
+    parseErrors: outcome.parseErrors,
+  };
+  const report = formatFindings(format, outcome.findings, summary, {
+    color: values.output === undefined && useColor(io),
+    toolVersion: VERSION,
+  });
+  if (values.output !== undefined) {
+    try {
+      writeFileSync(resolve(io.cwd, values.output), report);
+    } catch (error) {
+      throw new CliError(
+        'ENVLESS_IO',
+        `cannot write ${values.output}: ${(error as NodeJS.ErrnoException).code ?? error}`,
+      );
+    }
+  } else {
+    io.writeOut(report);
+  }
+
+  if (outcome.parseErrors > 0) return EXIT.usage;
+  const failOn: FailOn = failOnFlag ?? config.failOn ?? 'error';
+  return outcome.findings.some((f) => f.ruleId !== 'parse-error' && reaches(f.severity, failOn))
+    ? EXIT.findings
+    : EXIT.ok;
+}

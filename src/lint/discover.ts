@@ -1,0 +1,166 @@
+// Which files to check, and as what. Names decide for Dockerfiles, compose files and dotenv files;
+// other YAML/JSON is a Kubernetes manifest only if its content says so (apiVersion + kind), so CI
+// workflows, Helm values and app config never produce findings.
+import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+import type { FileKind } from './types.ts';
+
+const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
+
+const DOCKERFILE = /^(?:(?:docker|container)file(?:[._-].*)?|.+[._-](?:docker|container)file)$/i;
+const COMPOSE = /^(?:compose(?:\.[^/]+)?|docker-compose[^/]*)\.ya?ml$/i;
+const DOTENV = /^(?:\.env(?:\..+)?|.+\.env)$/i;
+const YAML_OR_JSON = /\.(?:ya?ml|json)$/i;
+
+export type NameClass = FileKind | 'manifest-candidate';
+
+/** Classifies by file name alone; 'manifest-candidate' needs a look at the content. */
+export function classifyByName(fileName: string): NameClass | undefined {
+  const name = basename(fileName);
+  if (DOCKERFILE.test(name)) return 'dockerfile';
+  if (COMPOSE.test(name)) return 'compose';
+  if (DOTENV.test(name)) return 'dotenv';
+  if (YAML_OR_JSON.test(name)) return 'manifest-candidate';
+  return undefined;
+}
+
+const K8S_YAML = /^apiVersion:\s*\S/m;
+const K8S_KIND = /^kind:\s*\S/m;
+const K8S_JSON = /"apiVersion"\s*:/;
+const K8S_JSON_KIND = /"kind"\s*:/;
+
+/** Cheap content test for a Kubernetes manifest (YAML or JSON). */
+export function looksLikeManifest(text: string): boolean {
+  return (K8S_YAML.test(text) && K8S_KIND.test(text)) || (K8S_JSON.test(text) && K8S_JSON_KIND.test(text));
+}
+
+/** For a file named explicitly (or stdin) whose name says nothing: guess from the content. */
+export function classifyByContent(text: string): FileKind | undefined {
+  if (looksLikeManifest(text)) return 'kubernetes';
+  if (/^services:\s*$/m.test(text)) return 'compose';
+  const firstInstruction = text.split('\n').find((line) => line.trim() && !line.trim().startsWith('#'));
+  if (firstInstruction && /^\s*(?:FROM|ARG)\s/i.test(firstInstruction)) return 'dockerfile';
+  if (firstInstruction && /^\s*(?:export\s+)?[A-Za-z_][A-Za-z0-9_]*=/.test(firstInstruction)) return 'dotenv';
+  return undefined;
+}
+
+export interface Candidate {
+  readonly path: string;
+  readonly displayPath: string;
+  /** undefined: decide from the content after reading (manifest candidates, explicit files). */
+  readonly nameClass: NameClass | undefined;
+  readonly explicit: boolean;
+}
+
+export interface DiscoverOptions {
+  readonly cwd: string;
+  /** gitignore-style patterns relative to `ignoreBase` (from .envless.yaml). */
+  readonly ignorePatterns?: readonly string[];
+  readonly ignoreBase?: string;
+}
+
+export class MissingPathError extends Error {
+  readonly missing: string;
+  constructor(missing: string) {
+    super(`no such file or directory: ${missing}`);
+    this.missing = missing;
+  }
+}
+
+interface IgnoreLayer {
+  readonly base: string;
+  readonly matcher: Ignore;
+}
+
+function toPosix(path: string): string {
+  return sep === '/' ? path : path.split(sep).join('/');
+}
+
+function readGitignore(dir: string): Ignore | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, '.gitignore'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  return ignore().add(text);
+}
+
+function isIgnored(layers: readonly IgnoreLayer[], abs: string, isDir: boolean): boolean {
+  for (const layer of layers) {
+    const rel = toPosix(relative(layer.base, abs));
+    if (!rel || rel.startsWith('..')) continue;
+    if (layer.matcher.ignores(isDir ? `${rel}/` : rel)) return true;
+  }
+  return false;
+}
+
+/** Expands the user's paths into candidate files, walking directories. */
+export function discover(paths: readonly string[], options: DiscoverOptions): Candidate[] {
+  const out: Candidate[] = [];
+  const configLayer: IgnoreLayer[] =
+    options.ignorePatterns && options.ignorePatterns.length > 0
+      ? [{ base: options.ignoreBase ?? options.cwd, matcher: ignore().add([...options.ignorePatterns]) }]
+      : [];
+  for (const given of paths) {
+    const abs = resolve(options.cwd, given);
+    let stats;
+    try {
+      stats = statSync(abs);
+    } catch {
+      throw new MissingPathError(given);
+    }
+    if (stats.isDirectory()) {
+      walk(abs, given, configLayer, out, options.cwd);
+    } else if (!isIgnored(configLayer, abs, false)) {
+      out.push({ path: abs, displayPath: given, nameClass: classifyByName(given), explicit: true });
+    }
+  }
+  return out;
+}
+
+function displayFor(given: string, abs: string, cwd: string): string {
+  const rel = toPosix(relative(cwd, abs));
+  return rel.startsWith('..') || given.startsWith('/') ? toPosix(abs) : rel;
+}
+
+function walk(root: string, given: string, baseLayers: IgnoreLayer[], out: Candidate[], cwd: string): void {
+  const stack: { dir: string; layers: IgnoreLayer[] }[] = [{ dir: root, layers: baseLayers }];
+  while (stack.length > 0) {
+    const { dir, layers: parentLayers } = stack.pop()!;
+    const own = readGitignore(dir);
+    const layers = own ? [...parentLayers, { base: dir, matcher: own }] : parentLayers;
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      continue; // unreadable directory: nothing we can check there
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const subdirs: string[] = [];
+    for (const entry of entries) {
+      const abs = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIP_DIRS.has(entry.name) && !isIgnored(layers, abs, true)) subdirs.push(abs);
+        continue;
+      }
+      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
+      const nameClass = classifyByName(entry.name);
+      if (!nameClass) continue;
+      // A git-ignored .env is still read: it may be tracked anyway (committed before it was
+      // ignored), which the dotenv check asks git about. Config ignores always apply.
+      if (isIgnored(nameClass === 'dotenv' ? baseLayers : layers, abs, false)) continue;
+      if (entry.isSymbolicLink()) {
+        try {
+          if (!statSync(abs).isFile()) continue;
+        } catch {
+          continue;
+        }
+      }
+      out.push({ path: abs, displayPath: displayFor(given, abs, cwd), nameClass, explicit: false });
+    }
+    // Depth-first in name order, so output order is stable.
+    for (let i = subdirs.length - 1; i >= 0; i--) stack.push({ dir: subdirs[i]!, layers });
+  }
+}

@@ -1,0 +1,133 @@
+// dockerfile/secret-value: credential-shaped text (provider tokens, passwords in URLs, private
+// keys, ...) written into LABEL values, RUN commands, heredoc bodies and other instructions.
+// Each finding points at the secret itself. ENV and ARG values are the variable rules' job.
+import { findSecretsInText, type SecretMatch } from '../../detect/index.ts';
+import type { RawFinding } from '../types.ts';
+import {
+  endPositionInValue,
+  positionAt,
+  endPositionAt,
+  positionInHeredoc,
+  positionInValue,
+  type Heredoc,
+  type Instruction,
+  type KeyValue,
+  type Position,
+} from './ast.ts';
+
+const RULE = 'dockerfile/secret-value';
+
+/** Where each kind of instruction keeps what it is given. */
+function storedIn(keyword: string): string {
+  switch (keyword) {
+    case 'RUN':
+      return 'RUN commands are stored in the image history';
+    case 'LABEL':
+      return 'labels are stored in the image config';
+    case 'ENV':
+      return 'ENV values are stored in the image config';
+    case 'ARG':
+      return 'build arguments are recorded in the image history';
+    case 'CMD':
+    case 'ENTRYPOINT':
+    case 'HEALTHCHECK':
+    case 'SHELL':
+    case 'USER':
+    case 'WORKDIR':
+    case 'VOLUME':
+    case 'EXPOSE':
+    case 'STOPSIGNAL':
+      return `${keyword} is stored in the image config`;
+    default:
+      return `${keyword} is recorded in the image history`;
+  }
+}
+
+function finding(
+  match: SecretMatch,
+  start: Position,
+  end: Position,
+  message: string,
+  identity: { key: string } | { anchor: string },
+): RawFinding {
+  return {
+    ruleId: RULE,
+    line: start.line,
+    column: start.column,
+    endLine: end.line,
+    endColumn: end.column,
+    ...identity,
+    secret: match.secret,
+    message,
+  };
+}
+
+/** Secrets in the values of a LABEL instruction. */
+export function labelSecrets(instruction: Instruction, prefix: string): RawFinding[] {
+  return instruction.pairs.flatMap((pair) => pairSecrets(instruction, pair, prefix));
+}
+
+function pairSecrets(instruction: Instruction, pair: KeyValue, prefix: string): RawFinding[] {
+  if (!pair.value) return [];
+  return findSecretsInText(pair.value).map((match) =>
+    finding(
+      match,
+      positionInValue(instruction.source, pair, match.start),
+      endPositionInValue(instruction.source, pair, match.end),
+      `${prefix}LABEL "${pair.key}" holds a ${match.description}; ${storedIn('LABEL')}`,
+      { key: pair.key },
+    ),
+  );
+}
+
+/**
+ * A value-shaped secret under an ENV or ARG whose BuildKit check is skipped: the skip silences
+ * the name-based rules, not a credential written into the file.
+ */
+export function skippedVariableSecret(
+  instruction: Instruction,
+  pair: KeyValue,
+  match: SecretMatch,
+  prefix: string,
+): RawFinding {
+  return finding(
+    match,
+    positionInValue(instruction.source, pair, match.start),
+    endPositionInValue(instruction.source, pair, match.end),
+    `${prefix}${instruction.keyword} "${pair.key}" holds a ${match.description} in its value; ${storedIn(instruction.keyword)} (skipping SecretsUsedInArgOrEnv does not cover a real credential)`,
+    { key: pair.key },
+  );
+}
+
+/** Secrets anywhere in the text of an instruction after its keyword (RUN, CMD, ADD, ...). */
+export function instructionSecrets(instruction: Instruction, prefix: string): RawFinding[] {
+  const source = instruction.source;
+  const from = instruction.afterKeyword;
+  const text = source.text.slice(from);
+  return findSecretsInText(text).map((match) =>
+    finding(
+      match,
+      positionAt(source, from + match.start),
+      endPositionAt(source, from + match.end),
+      `${prefix}${instruction.keyword} contains a ${match.description}; ${storedIn(instruction.keyword)}`,
+      { anchor: `${prefix}${instruction.keyword} ${match.provider}` },
+    ),
+  );
+}
+
+/** Secrets in heredoc bodies: a RUN script is stored in the history, a COPY body in a layer. */
+export function heredocSecrets(instruction: Instruction, heredoc: Heredoc, keyword: string): RawFinding[] {
+  const where =
+    keyword === 'RUN'
+      ? 'the script is stored in the image history'
+      : 'the content is copied into an image layer';
+  return findSecretsInText(heredoc.body).map((match) =>
+    finding(
+      match,
+      positionInHeredoc(heredoc, match.start),
+      positionInHeredoc(heredoc, match.end),
+      `heredoc <<${heredoc.name} of ${keyword} (line ${instruction.start.line}) contains a ${match.description}; ${where}`,
+      { anchor: `${keyword} <<${heredoc.name} ${match.provider}` },
+    ),
+  );
+}

@@ -1,0 +1,72 @@
+// dotenv hygiene, the checklist users follow: a .env holding secrets must be ignored by git and
+// never tracked; example files (.env.example, .env.sample, .env.template) are committed on purpose
+// and must hold only empty values or placeholders.
+import { analyzeName, classifyLiteral, findSecretsInText, looksRandom } from '../../detect/index.ts';
+import type { Checker, CheckContext } from '../types.ts';
+import { parseDotenv, type DotenvEntry } from './parse.ts';
+
+const EXAMPLE_NAME = /(?:^|[._-])(?:example|sample|template|dist|defaults?|tmpl|tpl|skel)(?:\.|$)/i;
+
+export function isExampleEnvFile(fileName: string): boolean {
+  const base = fileName.slice(fileName.lastIndexOf('/') + 1);
+  return EXAMPLE_NAME.test(base.replace(/^\.env/, ''));
+}
+
+/** The raw secret an entry holds, or undefined: provider-shaped text, or a literal under a secret name. */
+function heldSecret(entry: DotenvEntry, ctx: CheckContext, strict: boolean): string | undefined {
+  const match = findSecretsInText(entry.value)[0];
+  if (match) return match.secret;
+  const name = analyzeName(entry.key, ctx.names);
+  if (!name.secret || classifyLiteral(entry.value) !== 'literal') return undefined;
+  // In an example file only a real-looking (machine-generated) value is a leak; `postgres` is a default.
+  return !strict || looksRandom(entry.value) ? entry.value : undefined;
+}
+
+export const checkDotenv: Checker = (ctx) => {
+  const entries = parseDotenv(ctx.file.text);
+  const base = ctx.file.displayPath.slice(ctx.file.displayPath.lastIndexOf('/') + 1);
+  if (isExampleEnvFile(base)) {
+    for (const entry of entries) {
+      const secret = heldSecret(entry, ctx, true);
+      if (secret === undefined) continue;
+      ctx.report({
+        ruleId: 'dotenv/example-real-value',
+        line: entry.line,
+        column: entry.column,
+        key: entry.key,
+        message: `${base} is meant to be committed, but "${entry.key}" holds a real-looking secret`,
+        secret,
+      });
+    }
+    return;
+  }
+  const secrets = entries.flatMap((entry) => {
+    const secret = heldSecret(entry, ctx, false);
+    return secret === undefined ? [] : [{ entry, secret }];
+  });
+  if (secrets.length === 0) return;
+  const tracked = ctx.git.isTracked(ctx.file.path);
+  const ignored = tracked ? undefined : ctx.git.isIgnored(ctx.file.path);
+  if (!tracked && ignored !== false) return; // ignored, or not in a git work tree
+  for (const { entry, secret } of secrets) {
+    ctx.report(
+      tracked
+        ? {
+            ruleId: 'dotenv/secret-tracked',
+            line: entry.line,
+            column: entry.column,
+            key: entry.key,
+            message: `${base} is tracked by git and holds the secret "${entry.key}"`,
+            secret,
+          }
+        : {
+            ruleId: 'dotenv/secret-not-ignored',
+            line: entry.line,
+            column: entry.column,
+            key: entry.key,
+            message: `${base} holds the secret "${entry.key}" but git does not ignore it`,
+            secret,
+          },
+    );
+  }
+};

@@ -1,0 +1,55 @@
+// Stable identities for findings, used by baselines and SARIF `partialFingerprints`.
+// A fingerprint names *which* occurrence of *what* problem in *which* file, never *where* in the
+// file: line numbers are left out so that adding lines above a baselined finding does not turn it
+// into a new one, and the secret value is left out so that a fingerprint reveals nothing.
+import { createHash } from 'node:crypto';
+
+/** What a fingerprint is computed from. `line`/`column` only order identical occurrences. */
+export interface FingerprintInput {
+  readonly ruleId: string;
+  readonly file: string;
+  /** The variable's name; the best identity a finding has. */
+  readonly key?: string;
+  /** Non-secret text identifying the occurrence when there is no key (see RawFinding.anchor). */
+  readonly anchor?: string;
+  readonly line?: number;
+  readonly column?: number;
+}
+
+/** Bumped only if the recipe changes; old baselines then stop matching, which is the point. */
+const RECIPE = 'envless/v1';
+
+/** Forward slashes, no leading `./`: the same file gets the same name on every platform. */
+export function normalizeFilePath(file: string): string {
+  let normalized = file.replace(/\\/g, '/');
+  while (normalized.startsWith('./')) normalized = normalized.slice(2);
+  return normalized;
+}
+
+/**
+ * One 16-hex-digit fingerprint per input, in input order. Identical (rule, file, key-or-anchor)
+ * triples are told apart by their occurrence index in file order (by line and column when given,
+ * else by input order), so two `PASSWORD` keys in one file get distinct fingerprints that survive
+ * lines being inserted above them.
+ */
+export function fingerprintFindings(raw: readonly FingerprintInput[]): string[] {
+  const identities = raw.map((finding) =>
+    [RECIPE, finding.ruleId, normalizeFilePath(finding.file), finding.key ?? finding.anchor ?? ''].join('\0'),
+  );
+  const inFileOrder = raw
+    .map((finding, index) => ({ index, line: finding.line ?? 0, column: finding.column ?? 0 }))
+    .sort((a, b) => a.line - b.line || a.column - b.column || a.index - b.index);
+
+  const seen = new Map<string, number>();
+  const fingerprints: string[] = new Array<string>(raw.length);
+  for (const { index } of inFileOrder) {
+    const identity = identities[index]!;
+    const occurrence = seen.get(identity) ?? 0;
+    seen.set(identity, occurrence + 1);
+    fingerprints[index] = createHash('sha256')
+      .update(`${identity}\0${occurrence}`)
+      .digest('hex')
+      .slice(0, 16);
+  }
+  return fingerprints;
+}
