@@ -1,0 +1,90 @@
+// Pod annotations the engine reads and the one it writes.
+
+export const ANNOTATION = {
+  /** `"false"`: leave the pod alone entirely. */
+  inject: 'envless.dev/inject',
+  /** `"X,Y"`: keep these variables as env vars. */
+  keepEnv: 'envless.dev/keep-env',
+  /** `"true"`: the user asserts that envFrom sources never define the converted names. */
+  allowEnvFromShadowing: 'envless.dev/allow-envfrom-shadowing',
+  /** Written by the engine: what it converted, per container. */
+  converted: 'envless.dev/converted',
+  /** Set by the kubelet on mirror pods of static pods: never mutate those. */
+  mirror: 'kubernetes.io/config.mirror',
+} as const;
+
+export type Annotations = Readonly<Record<string, string>>;
+
+export function annotationsOf(meta: unknown): Annotations {
+  if (!meta || typeof meta !== 'object') return {};
+  const annotations = (meta as { annotations?: unknown }).annotations;
+  return annotations && typeof annotations === 'object' && !Array.isArray(annotations)
+    ? (annotations as Annotations)
+    : {};
+}
+
+export function isOptedOut(annotations: Annotations): boolean {
+  const value = annotations[ANNOTATION.inject];
+  return typeof value === 'string' && value.trim().toLowerCase() === 'false';
+}
+
+export function isMirrorPod(annotations: Annotations): boolean {
+  return Object.hasOwn(annotations, ANNOTATION.mirror);
+}
+
+export function isTrue(annotations: Annotations, key: string): boolean {
+  const value = annotations[key];
+  return typeof value === 'string' && value.trim().toLowerCase() === 'true';
+}
+
+/** `"X, Y,Z"` -> {X, Y, Z}. */
+export function keepEnvList(annotations: Annotations): ReadonlySet<string> {
+  const value = annotations[ANNOTATION.keepEnv];
+  if (typeof value !== 'string') return new Set();
+  return new Set(
+    value
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
+}
+
+/**
+ * The record of conversions: compact JSON `{"app":["DB_PASSWORD","envFrom:db-creds"]}`, container
+ * name to the variables converted (`X`, whose file is named by `X_FILE`) and the envFrom secrets
+ * mounted as directories (`envFrom:S`). Entries are merged with an earlier record and sorted, so
+ * the text depends only on what was converted, not on how many passes it took.
+ */
+export type ConversionRecord = Record<string, string[]>;
+
+export function parseRecord(text: string | undefined): ConversionRecord {
+  if (typeof text !== 'string') return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return {};
+    const record: ConversionRecord = {};
+    for (const [container, entries] of Object.entries(parsed)) {
+      if (Array.isArray(entries))
+        record[container] = entries.filter((entry): entry is string => typeof entry === 'string');
+    }
+    return record;
+  } catch {
+    return {}; // someone else's text in our annotation: replaced by a valid record
+  }
+}
+
+export function mergeRecord(
+  existing: ConversionRecord,
+  added: ReadonlyMap<string, readonly string[]>,
+): string {
+  const merged = new Map<string, Set<string>>();
+  for (const [container, entries] of Object.entries(existing)) merged.set(container, new Set(entries));
+  for (const [container, entries] of added) {
+    const set = merged.get(container) ?? new Set<string>();
+    for (const entry of entries) set.add(entry);
+    merged.set(container, set);
+  }
+  const out: ConversionRecord = {};
+  for (const container of [...merged.keys()].sort()) out[container] = [...merged.get(container)!].sort();
+  return JSON.stringify(out);
+}

@@ -1,0 +1,571 @@
+// One container's rewrite: which secret variables become files, where the files are mounted, and
+// why the others stay. Decisions follow docs/engine.md; every "keep" is a warning, never silent.
+//
+// Order inside a container: `envFrom` secrets first (their removal decides whether any envFrom
+// source remains), then `secretKeyRef` variables (which may reuse a directory mounted for an
+// envFrom secret), then the container is assembled. Nothing here mutates the input.
+import { referencedNames } from './expansion.ts';
+import { assessLiteral } from './literals.ts';
+import { containerLabel, KeptNotes, message, REASON } from './messages.ts';
+import {
+  fileVariableName,
+  isValidSecretKey,
+  isValidSecretName,
+  isWithin,
+  joinPath,
+  keysVolumeName,
+  normalizePath,
+  normalizeRelative,
+  secretsDirVariableName,
+  wholeSecretVolumeName,
+} from './names.ts';
+import type { PodState } from './state.ts';
+import type {
+  Container,
+  ContainerKind,
+  EnvFromSource,
+  EnvVar,
+  SecretProjection,
+  Volume,
+  VolumeMount,
+} from './types.ts';
+import {
+  accessKey,
+  exposureWithin,
+  fileInVolume,
+  freeMountDir,
+  isWholeSecret,
+  pathsOfKey,
+  resolveFile,
+  secretSourcesOf,
+  type SecretAccess,
+} from './volumes.ts';
+
+const NONE: readonly never[] = [];
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** How a container refers to variables by `$(NAME)`. */
+interface References {
+  /** Every name referenced anywhere (env values, command, args). */
+  readonly all: ReadonlySet<string>;
+  /** Names referenced where no explicit env entry defined them first: envFrom may supply them. */
+  readonly unresolved: ReadonlySet<string>;
+  /** How often each name is defined in `env`. */
+  readonly counts: ReadonlyMap<string, number>;
+}
+
+function analyseReferences(container: Container, env: readonly EnvVar[]): References {
+  const all = new Set<string>();
+  const unresolved = new Set<string>();
+  const counts = new Map<string, number>();
+  for (const entry of env) {
+    if (typeof entry?.value === 'string') {
+      // Env values see only the variables defined before them (and every envFrom variable).
+      for (const name of referencedNames(entry.value)) {
+        all.add(name);
+        if (!counts.has(name)) unresolved.add(name);
+      }
+    }
+    if (typeof entry?.name === 'string') counts.set(entry.name, (counts.get(entry.name) ?? 0) + 1);
+  }
+  for (const list of [container.command, container.args]) {
+    if (!Array.isArray(list)) continue;
+    for (const text of list) {
+      if (typeof text !== 'string') continue;
+      for (const name of referencedNames(text)) {
+        all.add(name);
+        if (!counts.has(name)) unresolved.add(name);
+      }
+    }
+  }
+  return { all, unresolved, counts };
+}
+
+/** Literal secrets in `env` cannot be converted without creating a Secret: warn, or deny. */
+function checkLiteralSecrets(env: readonly EnvVar[], label: string, pod: PodState): void {
+  for (const entry of env) {
+    if (typeof entry?.name !== 'string' || typeof entry.value !== 'string') continue;
+    const assessment = assessLiteral(entry.name, entry.value, pod.nameOptions);
+    if (!assessment) continue;
+    const text = `${label}: env ${entry.name} holds a literal secret (${assessment.reason}); use a Secret`;
+    // In enforce mode an error-grade literal denies the pod; the denial says it, once.
+    if (pod.enforce && assessment.severity === 'error') pod.denials.push(message(text));
+    else pod.warnings.push(message(text));
+  }
+}
+
+/** A file or directory that serves a conversion, and the volume behind it. */
+interface Target {
+  readonly path: string;
+  readonly volume: string;
+}
+
+/** The draft of one container's rewrite. */
+class ContainerRewrite {
+  private readonly container: Container;
+  private readonly kind: ContainerKind;
+  private readonly pod: PodState;
+  private readonly name: string;
+  private readonly label: string;
+  private readonly env: readonly EnvVar[];
+  private readonly envFrom: readonly EnvFromSource[];
+  private readonly refs: References;
+  private readonly notes = new KeptNotes();
+  /** Names envless would introduce for this container's secret references. */
+  private readonly reservedNames: ReadonlySet<string>;
+
+  private readonly mounts: VolumeMount[];
+  private readonly addedMounts: VolumeMount[] = [];
+  private readonly replacedEnv = new Map<number, EnvVar>();
+  private readonly appendedEnv: EnvVar[] = [];
+  private readonly removedEnvFrom = new Set<number>();
+  /** Variable names this rewrite introduces (X_FILE, ENVLESS_SECRETS_DIR_S) -> secret for dirs. */
+  private readonly introduced = new Map<string, string>();
+  private keys: { volume: string; dir: string } | string | undefined;
+  private ownVolumeName: string | undefined;
+
+  constructor(
+    container: Container,
+    kind: ContainerKind,
+    pod: PodState,
+    env: readonly EnvVar[],
+    envFrom: readonly EnvFromSource[],
+  ) {
+    this.container = container;
+    this.kind = kind;
+    this.pod = pod;
+    this.name = container.name;
+    this.label = containerLabel(kind, container.name);
+    this.env = env;
+    this.envFrom = envFrom;
+    this.mounts = Array.isArray(container.volumeMounts) ? container.volumeMounts.slice() : [];
+    this.refs = analyseReferences(container, env);
+    const reserved = new Set<string>();
+    for (const entry of env)
+      if (isObject(entry?.valueFrom?.secretKeyRef) && typeof entry.name === 'string')
+        reserved.add(fileVariableName(entry.name));
+    for (const source of envFrom) {
+      const name = source?.secretRef?.name;
+      if (typeof name === 'string') reserved.add(secretsDirVariableName(name));
+    }
+    this.reservedNames = reserved;
+  }
+
+  /** This container's keys volume name (computed once: hashing is not free). */
+  private get keysVolumeName(): string {
+    return (this.ownVolumeName ??= keysVolumeName(this.name));
+  }
+
+  private get ephemeral(): boolean {
+    return this.kind === 'ephemeralContainer';
+  }
+
+  private mountDirs(): string[] {
+    return this.mounts.filter((m) => typeof m?.mountPath === 'string').map((m) => normalizePath(m.mountPath));
+  }
+
+  private addMount(volume: string, base: string): string | undefined {
+    const dir = freeMountDir(base, this.mountDirs());
+    if (dir === undefined) return undefined;
+    const mount: VolumeMount = { name: volume, mountPath: dir, readOnly: true };
+    this.mounts.push(mount);
+    this.addedMounts.push(mount);
+    return dir;
+  }
+
+  /** The secret keys this container could read before the rewrite (for ephemeral containers). */
+  private accessBefore(): SecretAccess {
+    const access: SecretAccess = { keys: new Set(), whole: new Set() };
+    for (const entry of this.env) {
+      const ref = entry?.valueFrom?.secretKeyRef;
+      if (isObject(ref) && typeof ref.name === 'string' && typeof ref.key === 'string')
+        access.keys.add(accessKey(ref.name, ref.key));
+    }
+    for (const source of this.envFrom) {
+      const ref = source?.secretRef;
+      if (isObject(ref) && typeof ref.name === 'string') access.whole.add(ref.name);
+    }
+    return access;
+  }
+
+  // ---- envFrom: secretRef -> the whole secret as a directory ------------------------------------
+
+  private convertEnvFrom(): void {
+    let earlierSourceRemains = false;
+    const directories = new Map<string, Target>();
+    this.envFrom.forEach((source, index) => {
+      const ref = source?.secretRef;
+      if (!isObject(ref) || source.configMapRef !== undefined) {
+        earlierSourceRemains = true;
+        return;
+      }
+      const secret = ref.name;
+      const keep = (reason: string): void => {
+        this.notes.keep(`envFrom secret ${typeof secret === 'string' ? secret : '?'}`, reason);
+        earlierSourceRemains = true;
+      };
+      const reason = this.envFromBlocker(source, earlierSourceRemains);
+      if (reason) return keep(reason);
+      const name = secret as string;
+      const variable = secretsDirVariableName(name);
+      const earlier = directories.get(name);
+      if (earlier) {
+        // The same secret twice (with different prefixes): one directory serves both.
+        this.removedEnvFrom.add(index);
+        return;
+      }
+      const optional = ref.optional === true;
+      const existing = this.env.find((entry) => entry?.name === variable);
+      let target: Target | string;
+      if (existing) {
+        // Set by an earlier pass: fine only if it names a directory this container mounts.
+        const own = this.ownWholeSecretMount(name, optional);
+        target = own && own.path === existing.value ? own : REASON.dirVariableSet;
+      } else {
+        target = this.secretDirectory(name, optional);
+      }
+      if (typeof target === 'string') return keep(target);
+      directories.set(name, target);
+      this.removedEnvFrom.add(index);
+      if (!existing) this.appendedEnv.push({ name: variable, value: target.path });
+      this.introduced.set(variable, name);
+      this.recordConversion({
+        source: 'envFrom',
+        variable,
+        secret: name,
+        path: target.path,
+        volume: target.volume,
+      });
+    });
+  }
+
+  /** Why this envFrom secret must stay, or undefined when it can be converted. */
+  private envFromBlocker(source: EnvFromSource, earlierSourceRemains: boolean): string | undefined {
+    const secret = source.secretRef?.name;
+    if (!isValidSecretName(secret)) return REASON.invalid;
+    // Removing this source would let an earlier source's same-named keys show through: their
+    // values would change instead of disappearing. Keys are unknown at admission time.
+    if (earlierSourceRemains && !this.pod.allowShadowing) return REASON.earlierEnvFrom;
+    const prefix = typeof source.prefix === 'string' ? source.prefix : '';
+    for (const name of this.refs.unresolved) if (name.startsWith(prefix)) return REASON.envFromReferenced;
+    const variable = secretsDirVariableName(secret);
+    const claimedBy = this.introduced.get(variable);
+    if (claimedBy !== undefined && claimedBy !== secret) return REASON.dirVariableSet;
+    if (this.refs.all.has(variable) || (this.refs.counts.get(variable) ?? 0) > 1)
+      return REASON.dirVariableSet;
+    return undefined;
+  }
+
+  /** A directory in this container holding every key of `secret`: reused, borrowed or new. */
+  private secretDirectory(secret: string, optional: boolean): Target | string {
+    const own = this.ownWholeSecretMount(secret, optional);
+    if (own) return own;
+    if (this.ephemeral || !this.pod.canAddVolumes)
+      return this.borrowWholeSecret(secret, optional) ?? REASON.noVolume;
+    const name = wholeSecretVolumeName(secret, optional);
+    const existing = this.pod.volume(name);
+    if (existing) {
+      // Shared with other containers that had envFrom of the same secret: it must be exactly that.
+      const whole = existing.secret ? isWholeSecret(existing, secret) : undefined;
+      if (!whole || whole.optional !== optional) return REASON.volumeConflict;
+    } else {
+      const source: Record<string, unknown> = { secretName: secret };
+      if (optional) source.optional = true;
+      if (this.pod.defaultMode !== undefined) source.defaultMode = this.pod.defaultMode;
+      this.pod.setVolume({ name, secret: source });
+    }
+    const dir = this.addMount(name, joinPath(this.pod.root, secret));
+    return dir === undefined ? REASON.noMountPath : { path: dir, volume: name };
+  }
+
+  /** A mount this container already has that is exactly the whole secret. */
+  private ownWholeSecretMount(secret: string, optional: boolean): Target | undefined {
+    for (const mount of this.mounts) {
+      if (typeof mount?.mountPath !== 'string' || mount.subPath || mount.subPathExpr) continue;
+      const whole = isWholeSecret(this.pod.volume(mount.name), secret);
+      // An optional volume would turn a required secret into a silently missing directory.
+      if (!whole || (whole.optional && !optional)) continue;
+      const dir = normalizePath(mount.mountPath);
+      const hidden = this.mounts.some(
+        (other) =>
+          other !== mount &&
+          typeof other?.mountPath === 'string' &&
+          isWithin(normalizePath(other.mountPath), dir),
+      );
+      if (!hidden) return { path: dir, volume: mount.name };
+    }
+    return undefined;
+  }
+
+  /** Ephemeral containers: mount an existing pod volume that is exactly the whole secret. */
+  private borrowWholeSecret(secret: string, optional: boolean): Target | undefined {
+    const access = this.accessBefore();
+    for (const volume of this.pod.volumes()) {
+      const whole = isWholeSecret(volume, secret);
+      if (!whole || (whole.optional && !optional) || !exposureWithin(volume, access)) continue;
+      const dir = this.addMount(volume.name, joinPath(this.pod.root, secret));
+      if (dir !== undefined) return { path: dir, volume: volume.name };
+    }
+    return undefined;
+  }
+
+  // ---- env: secretKeyRef -> X_FILE --------------------------------------------------------------
+
+  private convertKeyRefs(): void {
+    const envFromRemains = this.envFrom.length > this.removedEnvFrom.size;
+    this.env.forEach((entry, index) => {
+      const ref = entry?.valueFrom?.secretKeyRef;
+      if (!isObject(ref) || typeof entry.name !== 'string' || !entry.name) return;
+      const variable = entry.name;
+      const reason = this.keyRefBlocker(variable, ref.name, ref.key, envFromRemains);
+      if (reason) {
+        this.notes.keep(variable, reason);
+        return;
+      }
+      const secret = ref.name as string;
+      const key = ref.key as string;
+      const target = this.keyFile(secret, key, ref.optional === true);
+      if (typeof target === 'string') {
+        this.notes.keep(variable, target);
+        return;
+      }
+      const fileVariable = fileVariableName(variable);
+      this.replacedEnv.set(index, { name: fileVariable, value: target.path });
+      this.introduced.set(fileVariable, secret);
+      this.recordConversion({
+        source: 'secretKeyRef',
+        removed: variable,
+        variable: fileVariable,
+        secret,
+        key,
+        path: target.path,
+        volume: target.volume,
+      });
+    });
+  }
+
+  /** Why `variable` must stay an env var, or undefined when it can become `X_FILE`. */
+  private keyRefBlocker(
+    variable: string,
+    secret: unknown,
+    key: unknown,
+    envFromRemains: boolean,
+  ): string | undefined {
+    if (this.pod.keepEnv.has(variable)) return REASON.keepEnv;
+    if (!isValidSecretName(secret) || !isValidSecretKey(key)) return REASON.invalid;
+    if ((this.refs.counts.get(variable) ?? 0) > 1) return REASON.duplicate;
+    if (this.refs.all.has(variable)) return REASON.referenced;
+    const fileVariable = fileVariableName(variable);
+    if (
+      this.refs.counts.has(fileVariable) ||
+      this.refs.all.has(fileVariable) ||
+      this.introduced.has(fileVariable)
+    ) {
+      return REASON.fileVariableSet;
+    }
+    // A secret variable named like one envless would introduce (`Y_FILE` of another secret
+    // variable Y, `ENVLESS_SECRETS_DIR_S` of an envFrom secret) blocks that one; converting it
+    // would free the name and let the next pass decide differently (not idempotent).
+    if (this.reservedNames.has(variable)) return REASON.nameReserved;
+    // An explicit env entry overrides the same name from envFrom; removing it would expose the
+    // envFrom value (a ConfigMap's, say): the variable would change instead of disappearing.
+    if (envFromRemains && !this.pod.allowShadowing) return REASON.shadowed;
+    return undefined;
+  }
+
+  /** The file holding secret/key in this container: reused, borrowed, or added to its keys volume. */
+  private keyFile(secret: string, key: string, optional: boolean): Target | string {
+    const own = this.ownKeyFile(secret, key, optional);
+    if (own) return own;
+    if (this.ephemeral || !this.pod.canAddVolumes)
+      return this.borrowKeyFile(secret, key, optional) ?? REASON.noVolume;
+    return this.addToKeysVolume(secret, key, optional);
+  }
+
+  /**
+   * A file this container can already read through a volume it mounts (a whole-secret directory
+   * mounted for envFrom, or the user's own secret volume). Reading it grants nothing new.
+   */
+  private ownKeyFile(secret: string, key: string, optional: boolean): Target | undefined {
+    const keysVolume = this.keysVolumeName;
+    for (const mount of this.mounts) {
+      if (
+        typeof mount?.mountPath !== 'string' ||
+        mount.subPath ||
+        mount.subPathExpr ||
+        mount.name === keysVolume
+      )
+        continue;
+      for (const relative of pathsOfKey(this.pod.volume(mount.name), secret, key)) {
+        const path = joinPath(normalizePath(mount.mountPath), relative);
+        const file = resolveFile(path, this.mounts, this.pod.volumeByName);
+        if (file && file.secret === secret && file.key === key && !(file.optional && !optional))
+          return { path, volume: mount.name };
+      }
+    }
+    return undefined;
+  }
+
+  /** Ephemeral containers: mount an existing pod volume that exposes no key beyond what they had. */
+  private borrowKeyFile(secret: string, key: string, optional: boolean): Target | undefined {
+    const access = this.accessBefore();
+    for (const volume of this.pod.volumes()) {
+      const relatives = pathsOfKey(volume, secret, key);
+      if (relatives.length === 0 || !exposureWithin(volume, access)) continue;
+      for (const relative of relatives) {
+        const file = fileInVolume(volume, relative);
+        if (!file || file.secret !== secret || file.key !== key || (file.optional && !optional)) continue;
+        const planned = this.addedMounts.find((mount) => mount.name === volume.name);
+        const dir = planned
+          ? planned.mountPath
+          : this.addMount(volume.name, joinPath(this.pod.root, 'envless'));
+        if (dir === undefined) return undefined;
+        return { path: joinPath(dir, relative), volume: volume.name };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The container's own projected volume: one per container, holding only the keys it referenced
+   * (items belong to the volume, so a shared volume would expose every key to every container).
+   * Files are `<dir>/<secret>/<key>`: a directory per secret, so equal key names never collide.
+   */
+  private addToKeysVolume(secret: string, key: string, optional: boolean): Target | string {
+    const keys = this.keysVolume();
+    if (typeof keys === 'string') return keys;
+    const volume = this.pod.volume(keys.volume)!;
+    const relative = `${secret}/${key}`;
+    let sources = volume.projected?.sources ?? [];
+    for (let s = 0; s < sources.length; s++) {
+      const ref = sources[s]!.secret!;
+      const items = ref.items ?? [];
+      const at = items.findIndex((item) => normalizeRelative(item.path) === relative);
+      if (at === -1) continue;
+      if (ref.name !== secret || items[at]!.key !== key) return REASON.volumeConflict;
+      if (!(ref.optional === true && !optional))
+        return { path: joinPath(keys.dir, relative), volume: keys.volume };
+      // A required reference now needs a key the volume holds as optional: make it required.
+      const rest = items.filter((_, i) => i !== at);
+      sources =
+        rest.length > 0
+          ? sources.map((source, i) => (i === s ? { ...source, secret: { ...ref, items: rest } } : source))
+          : sources.filter((_, i) => i !== s);
+      break;
+    }
+    const item = { key, path: relative };
+    const match = sources.findIndex(
+      (source) => source.secret?.name === secret && (source.secret.optional === true) === optional,
+    );
+    if (match === -1) {
+      const projection: SecretProjection = optional
+        ? { name: secret, items: [item], optional: true }
+        : { name: secret, items: [item] };
+      sources = [...sources, { secret: projection }];
+    } else {
+      const ref = sources[match]!.secret!;
+      sources = sources.map((source, i) =>
+        i === match ? { ...source, secret: { ...ref, items: [...(ref.items ?? []), item] } } : source,
+      );
+    }
+    this.pod.setVolume({ ...volume, projected: { ...volume.projected, sources } });
+    return { path: joinPath(keys.dir, relative), volume: keys.volume };
+  }
+
+  /** Finds or creates this container's keys volume and its mount (idempotent across passes). */
+  private keysVolume(): { volume: string; dir: string } | string {
+    if (this.keys !== undefined) return this.keys;
+    const name = this.keysVolumeName;
+    const existing = this.pod.volume(name);
+    const ownMount = this.mounts.find((mount) => mount?.name === name);
+    if (existing) {
+      // Ours only if it is a projected volume of secret sources with items, mounted by no one else.
+      const sources = existing.projected ? secretSourcesOf(existing) : undefined;
+      const others = [...this.pod.mountersOf(name)].some((container) => container !== this.name);
+      if (
+        !sources ||
+        sources.some((source) => !source.items) ||
+        others ||
+        ownMount?.subPath ||
+        ownMount?.subPathExpr
+      ) {
+        return (this.keys = REASON.volumeConflict);
+      }
+      if (ownMount && typeof ownMount.mountPath === 'string') {
+        // A mount nested in ours (added by someone after our first pass) could hide our files.
+        const dir = normalizePath(ownMount.mountPath);
+        const hidden = this.mounts.some(
+          (other) =>
+            other !== ownMount &&
+            typeof other?.mountPath === 'string' &&
+            isWithin(normalizePath(other.mountPath), dir),
+        );
+        return (this.keys = hidden ? REASON.volumeConflict : { volume: name, dir });
+      }
+      // Left over and mounted by no one: start it afresh, so it holds only what this container needs.
+      this.pod.setVolume({ ...existing, projected: { ...existing.projected, sources: [] } });
+    } else {
+      const projected: Record<string, unknown> = { sources: [] };
+      if (this.pod.defaultMode !== undefined) projected.defaultMode = this.pod.defaultMode;
+      this.pod.setVolume({ name, projected } as Volume);
+    }
+    const dir = this.addMount(name, joinPath(this.pod.root, 'envless'));
+    return (this.keys = dir === undefined ? REASON.noMountPath : { volume: name, dir });
+  }
+
+  // ---- result -----------------------------------------------------------------------------------
+
+  private recordConversion(conversion: {
+    source: 'secretKeyRef' | 'envFrom';
+    removed?: string;
+    variable: string;
+    secret: string;
+    key?: string;
+    path: string;
+    volume: string;
+  }): void {
+    this.pod.conversions.push({ container: this.name, containerKind: this.kind, ...conversion });
+    const entry = conversion.source === 'envFrom' ? `envFrom:${conversion.secret}` : conversion.removed!;
+    const list = this.pod.record.get(this.name);
+    if (list) list.push(entry);
+    else this.pod.record.set(this.name, [entry]);
+  }
+
+  run(): Container {
+    this.convertEnvFrom();
+    this.convertKeyRefs();
+    this.notes.flush(this.label, this.pod.warnings);
+    return this.assemble();
+  }
+
+  private assemble(): Container {
+    const changedEnv = this.replacedEnv.size > 0 || this.appendedEnv.length > 0;
+    if (!changedEnv && this.removedEnvFrom.size === 0 && this.addedMounts.length === 0) return this.container;
+    const out: Container = { ...this.container };
+    if (changedEnv)
+      out.env = [...this.env.map((entry, i) => this.replacedEnv.get(i) ?? entry), ...this.appendedEnv];
+    if (this.removedEnvFrom.size > 0) {
+      const kept = this.envFrom.filter((_, i) => !this.removedEnvFrom.has(i));
+      if (kept.length > 0) out.envFrom = kept;
+      else delete out.envFrom;
+    }
+    if (this.addedMounts.length > 0) out.volumeMounts = this.mounts;
+    return out;
+  }
+}
+
+/** Rewrites one container; returns the input object itself when nothing changes. */
+export function rewriteContainer(container: Container, kind: ContainerKind, pod: PodState): Container {
+  if (!isObject(container) || typeof container.name !== 'string' || !container.name) return container;
+  const env: readonly EnvVar[] = Array.isArray(container.env) ? container.env : NONE;
+  const envFrom: readonly EnvFromSource[] = Array.isArray(container.envFrom) ? container.envFrom : NONE;
+  checkLiteralSecrets(env, containerLabel(kind, container.name), pod);
+  const hasSecretRefs =
+    env.some((entry) => isObject(entry?.valueFrom?.secretKeyRef)) ||
+    envFrom.some((source) => isObject(source?.secretRef));
+  if (!hasSecretRefs) return container;
+  return new ContainerRewrite(container, kind, pod, env, envFrom).run();
+}

@@ -1,0 +1,30 @@
+// Kubernetes expands `$(NAME)` in env values, `command` and `args` from the container's variables
+// and leaves the text as it is when NAME is undefined. Removing a variable that something refers to
+// would therefore hand the application the literal text `$(X)`. This scanner follows the kubelet's
+// algorithm (third_party/forked/golang/expansion) exactly: `$$` is an escaped `$`, so `$$(X)` is
+// not a reference; `$(` without a closing `)` is plain text.
+
+/** Names referenced as `$(NAME)` in `text`, in order of appearance (duplicates kept). */
+export function referencedNames(text: string): string[] {
+  const names: string[] = [];
+  // Fast path: nearly every value has no `$(` at all.
+  if (!text.includes('$(')) return names;
+  for (let cursor = 0; cursor < text.length - 1; cursor++) {
+    if (text.charCodeAt(cursor) !== 36 /* $ */) continue;
+    const next = text.charCodeAt(cursor + 1);
+    if (next === 36 /* $ */) {
+      cursor += 1; // `$$`: an escaped `$`
+    } else if (next === 40 /* ( */) {
+      const close = text.indexOf(')', cursor + 2);
+      if (close === -1) {
+        cursor += 1; // incomplete: `$(` is copied as text and scanning goes on after it
+      } else {
+        names.push(text.slice(cursor + 2, close));
+        cursor = close;
+      }
+    } else {
+      cursor += 1; // `$x`: not an expression
+    }
+  }
+  return names;
+}

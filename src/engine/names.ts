@@ -1,0 +1,124 @@
+// Names and paths the engine creates. All are deterministic functions of the container or secret
+// they serve, never of the pod name (empty for `generateName` pods), so a second pass computes
+// the same names and finds its own earlier work in the spec.
+
+const DNS_SUBDOMAIN = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*$/;
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+
+/** A Secret name as the API server accepts it (a DNS-1123 subdomain). */
+export function isValidSecretName(name: unknown): name is string {
+  return typeof name === 'string' && name.length > 0 && name.length <= 253 && DNS_SUBDOMAIN.test(name);
+}
+
+/**
+ * A Secret data key as the API server accepts it. Such keys are always safe file names (no `/`,
+ * never `.`/`..`), which is why file paths are derived from keys and not from variable names.
+ * Keys starting with `..` are refused because the kubelet's atomic writer owns those names.
+ */
+export function isValidSecretKey(key: unknown): key is string {
+  return (
+    typeof key === 'string' &&
+    key.length > 0 &&
+    key.length <= 253 &&
+    SECRET_KEY.test(key) &&
+    !key.startsWith('..') &&
+    key !== '.'
+  );
+}
+
+/** 32-bit FNV-1a as 8 hex digits: short, stable across runs and platforms. */
+export function shortHash(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
+
+/** A readable DNS-label fragment: lower case, `[a-z0-9-]`, at most `max` characters, no edge `-`. */
+function labelFragment(text: string, max: number): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .slice(0, max)
+    .replace(/^-+|-+$/g, '');
+}
+
+function volumeName(readable: string, hashInput: string): string {
+  const fragment = labelFragment(readable, 40);
+  // `envless-` (8) + fragment (<= 40) + `-` + hash (8) = at most 57 characters: a valid DNS label.
+  return fragment ? `envless-${fragment}-${shortHash(hashInput)}` : `envless-${shortHash(hashInput)}`;
+}
+
+/** The projected volume that holds the keys one container referenced (one volume per container). */
+export function keysVolumeName(containerName: string): string {
+  return volumeName(containerName, `keys:${containerName}`);
+}
+
+/**
+ * The volume that holds a whole secret for `envFrom`. Shared by the containers that had
+ * `envFrom: secretRef` of the same secret with the same `optional`: each of them could read every
+ * key of it before, so sharing grants nothing new.
+ */
+export function wholeSecretVolumeName(secret: string, optional: boolean): string {
+  return volumeName(
+    `${secret}${optional ? '-opt' : ''}`,
+    `secret:${secret}:${optional ? 'optional' : 'required'}`,
+  );
+}
+
+/** `X` -> `X_FILE`, the convention of the official postgres, mysql, mariadb, mongo images. */
+export function fileVariableName(variable: string): string {
+  return `${variable}_FILE`;
+}
+
+/** `db-creds` -> `ENVLESS_SECRETS_DIR_DB_CREDS`: where an `envFrom` secret's files are. */
+export function secretsDirVariableName(secret: string): string {
+  return `ENVLESS_SECRETS_DIR_${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/** Collapses `//`, drops `.` segments and a trailing `/`; resolves `..` lexically. */
+export function normalizePath(path: string): string {
+  // Already normal (the common case): absolute, no `//`, no `.` segment, no trailing `/`.
+  if (
+    path.length > 1 &&
+    path.charCodeAt(0) === 47 &&
+    !path.includes('//') &&
+    !path.includes('/.') &&
+    !path.endsWith('/')
+  ) {
+    return path;
+  }
+  const out: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') out.pop();
+    else out.push(segment);
+  }
+  return `/${out.join('/')}`;
+}
+
+/** A relative item path as the kubelet writes it: `a//b/` and `./a` become `a/b` and `a`. */
+export function normalizeRelative(path: string): string {
+  const plain =
+    path.length > 0 &&
+    path.charCodeAt(0) !== 47 &&
+    !path.includes('//') &&
+    !path.includes('./') &&
+    !path.endsWith('/') &&
+    !path.endsWith('.');
+  if (plain) {
+    return path;
+  }
+  return normalizePath(path).slice(1);
+}
+
+/** True when `path` is `dir` or lies below it (both normalized). */
+export function isWithin(path: string, dir: string): boolean {
+  return path === dir || (dir === '/' ? path.startsWith('/') : path.startsWith(`${dir}/`));
+}
+
+export function joinPath(dir: string, relative: string): string {
+  return dir === '/' ? `/${relative}` : `${dir}/${relative}`;
+}

@@ -1,0 +1,91 @@
+// A pod template (a Pod's or a workload's metadata + spec) through the engine: opt-outs, every
+// container group, the pod's volumes, and the record annotation.
+import {
+  ANNOTATION,
+  annotationsOf,
+  isMirrorPod,
+  isOptedOut,
+  mergeRecord,
+  parseRecord,
+} from './annotations.ts';
+import { rewriteContainer } from './container.ts';
+import { PodState } from './state.ts';
+import type { Container, ContainerKind, Conversion, EngineOptions, ObjectMeta, PodSpec } from './types.ts';
+
+export interface TemplateRewrite {
+  readonly metadata: ObjectMeta | undefined;
+  readonly spec: PodSpec | undefined;
+  readonly changed: boolean;
+  readonly warnings: string[];
+  readonly denials: string[];
+  readonly conversions: Conversion[];
+}
+
+function rewriteGroup(
+  containers: Container[] | undefined,
+  kind: ContainerKind,
+  pod: PodState,
+  skip?: ReadonlySet<string>,
+): Container[] | undefined {
+  if (!Array.isArray(containers)) return containers;
+  let out: Container[] | undefined;
+  for (let i = 0; i < containers.length; i++) {
+    const container = containers[i]!;
+    if (skip?.has(container?.name)) continue;
+    const rewritten = rewriteContainer(container, kind, pod);
+    if (rewritten !== container) {
+      out ??= containers.slice();
+      out[i] = rewritten;
+    }
+  }
+  return out ?? containers;
+}
+
+export function rewritePodTemplate(
+  metadata: ObjectMeta | undefined,
+  spec: PodSpec | undefined,
+  options: EngineOptions,
+): TemplateRewrite {
+  const unchanged = { metadata, spec, changed: false, warnings: [], denials: [], conversions: [] };
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return unchanged;
+  const annotations = annotationsOf(metadata);
+  // Mirror pods are the API's copies of static pods: the kubelet runs the file, not this object.
+  if (isMirrorPod(annotations) || isOptedOut(annotations)) return unchanged;
+
+  const pod = new PodState(spec, annotations, options);
+  const ephemeralOnly = options.operation === 'UPDATE-ephemeral';
+  // Pod containers are immutable after creation: an ephemeral-containers update touches only the
+  // ephemeral containers it adds (the ones already present are immutable too).
+  const initContainers = ephemeralOnly
+    ? spec.initContainers
+    : rewriteGroup(spec.initContainers, 'initContainer', pod);
+  const containers = ephemeralOnly ? spec.containers : rewriteGroup(spec.containers, 'container', pod);
+  const existing = new Set(options.existingEphemeralContainers ?? []);
+  const ephemeralContainers = rewriteGroup(spec.ephemeralContainers, 'ephemeralContainer', pod, existing);
+
+  const specChanged =
+    initContainers !== spec.initContainers ||
+    containers !== spec.containers ||
+    ephemeralContainers !== spec.ephemeralContainers ||
+    pod.volumesChanged;
+  const result = { warnings: pod.warnings, denials: pod.denials, conversions: pod.conversions };
+  if (!specChanged) return { ...unchanged, ...result };
+
+  const newSpec: PodSpec = { ...spec };
+  if (initContainers !== spec.initContainers) newSpec.initContainers = initContainers;
+  if (containers !== spec.containers) newSpec.containers = containers;
+  if (ephemeralContainers !== spec.ephemeralContainers) newSpec.ephemeralContainers = ephemeralContainers;
+  if (pod.volumesChanged) newSpec.volumes = pod.volumes() as PodSpec['volumes'];
+
+  // The record annotation: only on pod creation (an ephemeral-containers update cannot change
+  // metadata), merged with an earlier pass's record so reinvocation only adds to it.
+  let newMetadata = metadata;
+  if (!ephemeralOnly && pod.record.size > 0) {
+    const previous = annotations[ANNOTATION.converted];
+    const record = mergeRecord(parseRecord(previous), pod.record);
+    if (record !== previous) {
+      newMetadata = { ...(metadata ?? {}), annotations: { ...annotations, [ANNOTATION.converted]: record } };
+    }
+  }
+  return { metadata: newMetadata, spec: newSpec, changed: true, ...result };
+}

@@ -1,0 +1,112 @@
+// Pod-wide state of one rewrite: the settings that apply to every container and the pod's volume
+// list, copied on first write so the input is never mutated.
+import type { NameOptions } from '../detect/index.ts';
+import { ANNOTATION, isTrue, keepEnvList, type Annotations } from './annotations.ts';
+import { normalizePath } from './names.ts';
+import type { Conversion, EngineOptions, PodSpec, Volume } from './types.ts';
+
+export const DEFAULT_MOUNT_ROOT = '/run/secrets';
+
+/**
+ * File mode for the secret files envless mounts. 0400 (owner only) makes the files unreadable for
+ * a non-root container without `fsGroup` (kubernetes #57923), so the default stays Kubernetes'
+ * 0644. When the pod sets `fsGroup`, the kubelet gives the files that group, and 0440 keeps them
+ * readable by the pod's processes only.
+ */
+function fileMode(options: EngineOptions, spec: PodSpec): number | undefined {
+  if (options.defaultMode !== undefined) return options.defaultMode;
+  const fsGroup = spec.securityContext?.fsGroup;
+  return typeof fsGroup === 'number' ? 0o440 : undefined;
+}
+
+export class PodState {
+  readonly root: string;
+  readonly defaultMode: number | undefined;
+  /** False for `pods/ephemeralcontainers` updates: the pod's volumes are fixed. */
+  readonly canAddVolumes: boolean;
+  readonly keepEnv: ReadonlySet<string>;
+  readonly allowShadowing: boolean;
+  readonly enforce: boolean;
+  readonly nameOptions: NameOptions | undefined;
+
+  readonly warnings: string[] = [];
+  readonly denials: string[] = [];
+  readonly conversions: Conversion[] = [];
+  /** container name -> entries for the `envless.dev/converted` annotation */
+  readonly record = new Map<string, string[]>();
+
+  private volumeList: Volume[];
+  private copied = false;
+  private readonly index = new Map<string, number>();
+  private mounters: Map<string, Set<string>> | undefined;
+  private readonly spec: PodSpec;
+
+  constructor(spec: PodSpec, annotations: Annotations, options: EngineOptions) {
+    this.root = normalizePath(options.mountRoot ?? DEFAULT_MOUNT_ROOT);
+    this.defaultMode = fileMode(options, spec);
+    this.canAddVolumes = options.operation !== 'UPDATE-ephemeral';
+    this.keepEnv = keepEnvList(annotations);
+    this.allowShadowing = isTrue(annotations, ANNOTATION.allowEnvFromShadowing);
+    this.enforce = options.mode === 'enforce';
+    this.nameOptions = options.nameOptions;
+    this.volumeList = Array.isArray(spec.volumes) ? spec.volumes : [];
+    this.volumeList.forEach((volume, i) => {
+      if (typeof volume?.name === 'string' && !this.index.has(volume.name)) this.index.set(volume.name, i);
+    });
+    this.spec = spec;
+  }
+
+  volume(name: string): Volume | undefined {
+    const i = this.index.get(name);
+    return i === undefined ? undefined : this.volumeList[i];
+  }
+
+  readonly volumeByName = (name: string): Volume | undefined => this.volume(name);
+
+  volumes(): readonly Volume[] {
+    return this.volumeList;
+  }
+
+  get volumesChanged(): boolean {
+    return this.copied;
+  }
+
+  /** Containers of the input spec that mount the volume. */
+  mountersOf(name: string): ReadonlySet<string> {
+    this.mounters ??= mountersOfVolumes(this.spec);
+    return this.mounters.get(name) ?? new Set();
+  }
+
+  /** Replaces the volume of the same name, or appends it. */
+  setVolume(volume: Volume): void {
+    if (!this.copied) {
+      this.volumeList = this.volumeList.slice();
+      this.copied = true;
+    }
+    const i = this.index.get(volume.name);
+    if (i === undefined) {
+      this.index.set(volume.name, this.volumeList.length);
+      this.volumeList.push(volume);
+    } else {
+      this.volumeList[i] = volume;
+    }
+  }
+}
+
+/** Volume name -> names of the containers (of the input spec) that mount it. */
+function mountersOfVolumes(spec: PodSpec): Map<string, Set<string>> {
+  const mounters = new Map<string, Set<string>>();
+  for (const group of [spec.initContainers, spec.containers, spec.ephemeralContainers]) {
+    if (!Array.isArray(group)) continue;
+    for (const container of group) {
+      if (!Array.isArray(container?.volumeMounts)) continue;
+      for (const mount of container.volumeMounts) {
+        if (typeof mount?.name !== 'string') continue;
+        const set = mounters.get(mount.name) ?? new Set<string>();
+        set.add(String(container.name));
+        mounters.set(mount.name, set);
+      }
+    }
+  }
+  return mounters;
+}

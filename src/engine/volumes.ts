@@ -1,0 +1,172 @@
+// What a container can read through its mounts: which file path holds which secret key, and which
+// secret keys a volume exposes to every container that mounts it. The engine uses this to reuse
+// mounts a container already has, to pick volumes for ephemeral containers without granting them
+// keys they could not read before, and to verify that every `X_FILE` resolves to exactly S/K.
+import { isWithin, normalizePath, normalizeRelative } from './names.ts';
+import type { KeyToPath, Volume, VolumeMount } from './types.ts';
+
+/** A secret key as a file: where it comes from and whether its source is optional. */
+export interface SecretFile {
+  readonly secret: string;
+  readonly key: string;
+  readonly optional: boolean;
+}
+
+/** One secret source of a volume: a `secret` volume, or one `secret` entry of a projected volume. */
+interface SecretSource {
+  readonly secret: string;
+  readonly optional: boolean;
+  /** Undefined: every key of the secret, each as a file named by its key at the volume root. */
+  readonly items: readonly KeyToPath[] | undefined;
+}
+
+/**
+ * The secret sources of a volume, or undefined when the volume holds anything that is not a secret
+ * source (a ConfigMap, a service account token, a hostPath...): such volumes are never reused,
+ * since they could grant more than secret keys, and their file names cannot be told apart.
+ */
+export function secretSourcesOf(volume: Volume | undefined): SecretSource[] | undefined {
+  if (!volume || typeof volume !== 'object') return undefined;
+  const secret = volume.secret;
+  if (secret && typeof secret === 'object') {
+    if (typeof secret.secretName !== 'string' || !secret.secretName) return undefined;
+    return [{ secret: secret.secretName, optional: secret.optional === true, items: itemsOf(secret.items) }];
+  }
+  const projected = volume.projected;
+  if (projected && typeof projected === 'object' && Array.isArray(projected.sources)) {
+    const sources: SecretSource[] = [];
+    for (const source of projected.sources) {
+      const ref = source?.secret;
+      if (!ref || typeof ref !== 'object' || Object.keys(source).length !== 1) return undefined;
+      if (typeof ref.name !== 'string' || !ref.name) return undefined;
+      sources.push({ secret: ref.name, optional: ref.optional === true, items: itemsOf(ref.items) });
+    }
+    return sources;
+  }
+  return undefined;
+}
+
+function itemsOf(items: unknown): readonly KeyToPath[] | undefined {
+  if (!Array.isArray(items) || items.length === 0) return undefined;
+  return items.filter(
+    (item): item is KeyToPath => typeof item?.key === 'string' && typeof item?.path === 'string',
+  );
+}
+
+const relativeItemPath = normalizeRelative;
+
+/** The secret key that the file at `relative` inside the volume holds; undefined if unknown or ambiguous. */
+export function fileInVolume(volume: Volume | undefined, relative: string): SecretFile | undefined {
+  const sources = secretSourcesOf(volume);
+  if (!sources || relative === '') return undefined;
+  let found: SecretFile | undefined;
+  let count = 0;
+  for (const source of sources) {
+    if (source.items) {
+      for (const item of source.items) {
+        if (relativeItemPath(item.path) === relative) {
+          found = { secret: source.secret, key: item.key, optional: source.optional };
+          count++;
+        }
+      }
+    } else if (!relative.includes('/')) {
+      found = { secret: source.secret, key: relative, optional: source.optional };
+      count++;
+    }
+  }
+  return count === 1 ? found : undefined;
+}
+
+/**
+ * The mount that serves `path` in a container: the deepest mount at or above it (container runtimes
+ * mount parents before children, so a nested mount hides what lies below it in its parent).
+ */
+export function mountServing(
+  path: string,
+  mounts: readonly VolumeMount[],
+): { mount: VolumeMount; dir: string } | undefined {
+  let best: { mount: VolumeMount; dir: string } | undefined;
+  let ties = 0;
+  for (const mount of mounts) {
+    if (typeof mount?.mountPath !== 'string') continue;
+    const dir = normalizePath(mount.mountPath);
+    if (!isWithin(path, dir)) continue;
+    if (!best || dir.length > best.dir.length) {
+      best = { mount, dir };
+      ties = 0;
+    } else if (dir.length === best.dir.length) {
+      ties++;
+    }
+  }
+  return ties === 0 ? best : undefined;
+}
+
+/** Which secret key a container reads at absolute `path`, through its own mounts. */
+export function resolveFile(
+  path: string,
+  mounts: readonly VolumeMount[],
+  volumeByName: (name: string) => Volume | undefined,
+): SecretFile | undefined {
+  const normalized = normalizePath(path);
+  const serving = mountServing(normalized, mounts);
+  if (!serving || serving.mount.subPath || serving.mount.subPathExpr) return undefined;
+  const relative = serving.dir === '/' ? normalized.slice(1) : normalized.slice(serving.dir.length + 1);
+  return fileInVolume(volumeByName(serving.mount.name), relative);
+}
+
+/** Secret access as a set: single keys (`S\0K`) and whole secrets. */
+export interface SecretAccess {
+  readonly keys: Set<string>;
+  readonly whole: Set<string>;
+}
+
+export function accessKey(secret: string, key: string): string {
+  return `${secret}\u0000${key}`;
+}
+
+/** True when everything `volume` exposes is already within `access` (least privilege). */
+export function exposureWithin(volume: Volume | undefined, access: SecretAccess): boolean {
+  const sources = secretSourcesOf(volume);
+  if (!sources) return false;
+  for (const source of sources) {
+    if (access.whole.has(source.secret)) continue;
+    if (!source.items) return false;
+    for (const item of source.items) if (!access.keys.has(accessKey(source.secret, item.key))) return false;
+  }
+  return true;
+}
+
+/** Relative paths inside `volume` at which secret S key K would be found (candidates only). */
+export function pathsOfKey(volume: Volume | undefined, secret: string, key: string): string[] {
+  const sources = secretSourcesOf(volume);
+  if (!sources) return [];
+  const paths: string[] = [];
+  for (const source of sources) {
+    if (source.secret !== secret) continue;
+    if (!source.items) paths.push(key);
+    else for (const item of source.items) if (item.key === key) paths.push(relativeItemPath(item.path));
+  }
+  return paths;
+}
+
+/** True when the volume is exactly the whole of secret S (a directory of all its keys). */
+export function isWholeSecret(volume: Volume | undefined, secret: string): { optional: boolean } | undefined {
+  const sources = secretSourcesOf(volume);
+  if (!sources || sources.length !== 1) return undefined;
+  const [source] = sources;
+  return source && source.secret === secret && !source.items ? { optional: source.optional } : undefined;
+}
+
+/** A directory is usable as a mount point when no mount sits at it or below it (nothing hidden). */
+export function isFreeMountDir(dir: string, mountDirs: readonly string[]): boolean {
+  return !mountDirs.some((existing) => isWithin(existing, dir));
+}
+
+/** `base`, `base-2`, `base-3`, ...: the first directory that is free. */
+export function freeMountDir(base: string, mountDirs: readonly string[]): string | undefined {
+  for (let n = 1; n <= 100; n++) {
+    const candidate = n === 1 ? base : `${base}-${n}`;
+    if (isFreeMountDir(candidate, mountDirs)) return candidate;
+  }
+  return undefined;
+}
