@@ -129,14 +129,14 @@ function walk(root: string, given: string, baseLayers: IgnoreLayer[], out: Candi
   const stack: { dir: string; layers: IgnoreLayer[] }[] = [{ dir: root, layers: baseLayers }];
   while (stack.length > 0) {
     const { dir, layers: parentLayers } = stack.pop()!;
-    const own = readGitignore(dir);
-    const layers = own ? [...parentLayers, { base: dir, matcher: own }] : parentLayers;
     let entries: Dirent[];
     try {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       continue; // unreadable directory: nothing we can check there
     }
+    const own = entries.some((e) => e.name === '.gitignore') ? readGitignore(dir) : undefined;
+    const layers = own ? [...parentLayers, { base: dir, matcher: own }] : parentLayers;
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const subdirs: string[] = [];
     for (const entry of entries) {
