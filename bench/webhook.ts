@@ -1,0 +1,637 @@
+// `npm run bench:webhook [-- --duration S --connections N --log-level L --no-write]`
+//
+// Load-tests the admission webhook with autocannon over HTTPS on loopback and compares it with a
+// bare fastify HTTPS server that parses the same body and answers a fixed AdmissionReview (the
+// webhook's own answer, so both put the same bytes on the wire). A third run serves a
+// precomputed engine result, separating the server's cost from the engine's. Each server runs
+// in its own child process (bench/webhook-target.ts), so its peak RSS and CPU time are its own;
+// the load generators run here. Then both servers at a steady half of the webhook's maximum rate,
+// and the engine alone. Prints a markdown table and records it in docs/benchmarks.md under
+// "## Webhook". Latency percentiles come from every response time (float milliseconds), not
+// from autocannon's integer-millisecond histogram.
+import { fork, type ChildProcess } from 'node:child_process';
+import { Agent, request as httpsRequest } from 'node:https';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { mutatePod } from '../src/engine/index.ts';
+import type { Pod } from '../src/engine/index.ts';
+import { admit, parseAdmissionReview, serializeReview } from '../src/webhook/admission.ts';
+import { createThrowAwayCertificates } from '../src/webhook/certs.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+// ---------------------------------------------------------------------------------------------
+// The workload: a Deployment-made pod with an app container, a worker, an nginx sidecar, a
+// proxy (native sidecar: init container with restartPolicy Always) and a migration init
+// container; twelve secretKeyRef variables and one envFrom secretRef among ordinary env,
+// configMap refs, probes and resources.
+
+function secretEnv(name: string, secret: string, key: string) {
+  return { name, valueFrom: { secretKeyRef: { name: secret, key } } };
+}
+
+export function realisticPod(): Pod {
+  const common = {
+    imagePullPolicy: 'IfNotPresent',
+    terminationMessagePath: '/dev/termination-log',
+    terminationMessagePolicy: 'File',
+    securityContext: {
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+  };
+  const probes = {
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: 8080, scheme: 'HTTP' },
+      periodSeconds: 10,
+      timeoutSeconds: 1,
+      failureThreshold: 3,
+      successThreshold: 1,
+    },
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: 8080, scheme: 'HTTP' },
+      periodSeconds: 5,
+      timeoutSeconds: 1,
+      failureThreshold: 3,
+      successThreshold: 1,
+    },
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      generateName: 'checkout-api-6d5f7c9b8d-',
+      namespace: 'shop',
+      labels: {
+        app: 'checkout-api',
+        'app.kubernetes.io/part-of': 'shop',
+        'pod-template-hash': '6d5f7c9b8d',
+        version: 'v2.14.3',
+      },
+      annotations: {
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '9102',
+        'kubectl.kubernetes.io/restartedAt': '2025-11-20T10:12:00Z',
+      },
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: 'checkout-api-6d5f7c9b8d',
+          uid: '6c1f0a3e-5a2b-4f8e-9d63-2b8f4e1c7a90',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      serviceAccountName: 'checkout-api',
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: 10001,
+        fsGroup: 10001,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      initContainers: [
+        {
+          name: 'migrate',
+          image: 'registry.example.com/shop/checkout-api:2.14.3',
+          command: ['/app/bin/migrate', '--wait-for-db'],
+          env: [
+            secretEnv('DATABASE_URL', 'checkout-db', 'url'),
+            { name: 'MIGRATION_TIMEOUT', value: '120s' },
+          ],
+          resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+          ...common,
+        },
+        {
+          name: 'cloud-sql-proxy',
+          image: 'gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.11.0',
+          restartPolicy: 'Always',
+          args: ['--structured-logs', '--port=5432', 'shop-prod:europe-west1:checkout'],
+          env: [secretEnv('CSQL_PROXY_TOKEN', 'cloudsql', 'token')],
+          resources: { requests: { cpu: '20m', memory: '32Mi' } },
+          ...common,
+        },
+      ],
+      containers: [
+        {
+          name: 'api',
+          image: 'registry.example.com/shop/checkout-api:2.14.3',
+          args: ['serve', '--listen=:8080'],
+          ports: [
+            { name: 'http', containerPort: 8080, protocol: 'TCP' },
+            { name: 'metrics', containerPort: 9102, protocol: 'TCP' },
+          ],
+          env: [
+            { name: 'LOG_LEVEL', value: 'info' },
+            { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
+            {
+              name: 'FEATURE_FLAGS',
+              valueFrom: { configMapKeyRef: { name: 'checkout-config', key: 'flags' } },
+            },
+            secretEnv('DATABASE_URL', 'checkout-db', 'url'),
+            secretEnv('DATABASE_PASSWORD', 'checkout-db', 'password'),
+            secretEnv('STRIPE_SECRET_KEY', 'stripe', 'secret-key'),
+            secretEnv('STRIPE_WEBHOOK_SECRET', 'stripe', 'webhook-secret'),
+            secretEnv('JWT_SIGNING_KEY', 'checkout-jwt', 'signing-key'),
+            secretEnv('REDIS_PASSWORD', 'redis', 'password'),
+            secretEnv('SENTRY_DSN', 'observability', 'sentry-dsn'),
+          ],
+          volumeMounts: [
+            { name: 'config', mountPath: '/etc/checkout', readOnly: true },
+            { name: 'tmp', mountPath: '/tmp' },
+          ],
+          resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
+          ...probes,
+          ...common,
+        },
+        {
+          name: 'worker',
+          image: 'registry.example.com/shop/checkout-api:2.14.3',
+          args: ['worker', '--queue=checkout'],
+          env: [
+            { name: 'LOG_LEVEL', value: 'info' },
+            secretEnv('DATABASE_URL', 'checkout-db', 'url'),
+            secretEnv('REDIS_PASSWORD', 'redis', 'password'),
+            secretEnv('SMTP_PASSWORD', 'mail', 'smtp-password'),
+          ],
+          volumeMounts: [{ name: 'config', mountPath: '/etc/checkout', readOnly: true }],
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+          ...common,
+        },
+        {
+          name: 'nginx',
+          image: 'nginxinc/nginx-unprivileged:1.27-alpine',
+          ports: [{ name: 'https', containerPort: 8443, protocol: 'TCP' }],
+          envFrom: [{ secretRef: { name: 'checkout-tls-extra' } }],
+          volumeMounts: [{ name: 'nginx-conf', mountPath: '/etc/nginx/conf.d', readOnly: true }],
+          resources: { requests: { cpu: '20m', memory: '32Mi' } },
+          ...common,
+        },
+      ],
+      volumes: [
+        { name: 'config', configMap: { name: 'checkout-config', defaultMode: 420 } },
+        { name: 'nginx-conf', configMap: { name: 'checkout-nginx', defaultMode: 420 } },
+        { name: 'tmp', emptyDir: {} },
+        {
+          name: 'kube-api-access-x7k2p',
+          projected: {
+            defaultMode: 420,
+            sources: [{ serviceAccountToken: { expirationSeconds: 3607, path: 'token' } }],
+          },
+        },
+      ],
+      restartPolicy: 'Always',
+      terminationGracePeriodSeconds: 30,
+      dnsPolicy: 'ClusterFirst',
+      schedulerName: 'default-scheduler',
+      tolerations: [
+        {
+          key: 'node.kubernetes.io/not-ready',
+          operator: 'Exists',
+          effect: 'NoExecute',
+          tolerationSeconds: 300,
+        },
+        {
+          key: 'node.kubernetes.io/unreachable',
+          operator: 'Exists',
+          effect: 'NoExecute',
+          tolerationSeconds: 300,
+        },
+      ],
+    },
+  };
+}
+
+function admissionReviewBody(pod: Pod): string {
+  return JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' },
+      requestResource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'shop',
+      operation: 'CREATE',
+      userInfo: {
+        username: 'system:serviceaccount:kube-system:replicaset-controller',
+        uid: 'b5e0c1d2-0000-4000-8000-000000000001',
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
+      },
+      object: pod,
+      oldObject: null,
+      dryRun: false,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Servers under load, each in its own process (bench/webhook-target.ts).
+
+type Target = 'envless' | 'envless-fixed' | 'bare';
+
+interface ServerProcess {
+  port: number;
+  stats(): Promise<{ peakRss: number; cpuMicros: number; metrics: string }>;
+  stop(): Promise<void>;
+}
+
+function startServerProcess(target: Target, env: Record<string, string>): Promise<ServerProcess> {
+  const child: ChildProcess = fork(join(ROOT, 'bench', 'webhook-target.ts'), [target], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
+  });
+  const next = (kind: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const onMessage = (message: Record<string, unknown>) => {
+        if (message.kind !== kind) return;
+        child.off('message', onMessage);
+        resolve(message);
+      };
+      child.on('message', onMessage);
+      child.once('exit', (code) => reject(new Error(`${target} server exited (${code})`)));
+    });
+  return next('listening').then((listening) => ({
+    port: listening.port as number,
+    stats: async () => {
+      const reply = next('stats');
+      child.send({ kind: 'stats' });
+      const message = await reply;
+      return {
+        peakRss: message.peakRss as number,
+        cpuMicros: message.cpuMicros as number,
+        metrics: message.metrics as string,
+      };
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.send({ kind: 'stop' });
+      }),
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements.
+
+interface LoadResult {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function load(
+  port: number,
+  body: string,
+  ca: string,
+  seconds: number,
+  connections: number,
+): Promise<LoadResult> {
+  const times: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: `https://127.0.0.1:${port}/mutate`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+        connections,
+        duration: seconds,
+        tlsOptions: { ca },
+      },
+      (error: unknown, finished: autocannon.Result) => (error ? reject(error as Error) : resolve(finished)),
+    );
+    instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+      if (statusCode === 200) times.push(responseTime);
+    });
+  });
+  const sorted = Float64Array.from(times).sort();
+  return {
+    requestsPerSecond: result.requests.total / seconds,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/**
+ * An open-loop load at a steady `rate`: requests are sent when due (checked every millisecond)
+ * over up to `connections` keep-alive connections, whatever the answers' latency. autocannon's
+ * own rate limit is not used here: it releases each second's quota in one burst at the start of
+ * the second, so its p99 would measure that burst's queue rather than the server.
+ */
+async function pacedLoad(
+  port: number,
+  body: string,
+  ca: string,
+  seconds: number,
+  rate: number,
+  connections: number,
+): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections, ca });
+  const times: number[] = [];
+  let sent = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const total = Math.floor(rate * seconds);
+  const inFlight = new Set<Promise<void>>();
+  const send = (): void => {
+    const started = performance.now();
+    const done = new Promise<void>((resolve) => {
+      const request = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/mutate',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => {
+            if (response.statusCode === 200) times.push(performance.now() - started);
+            else non2xx += 1;
+            resolve();
+          });
+        },
+      );
+      request.on('error', () => {
+        errors += 1;
+        resolve();
+      });
+      request.end(body);
+    });
+    inFlight.add(done);
+    void done.then(() => inFlight.delete(done));
+  };
+  const start = performance.now();
+  await new Promise<void>((resolve) => {
+    const tick = (): void => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) {
+        send();
+        sent += 1;
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  await Promise.all(inFlight);
+  const elapsed = (performance.now() - start) / 1000;
+  agent.destroy();
+  const sorted = Float64Array.from(times).sort();
+  return {
+    requestsPerSecond: times.length / elapsed,
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    requests: sent,
+    non2xx,
+    errors,
+  };
+}
+
+/** Median over batches of the time per call, in microseconds. */
+function microsecondsPerCall(fn: () => unknown, batch: number, batches: number): number {
+  for (let i = 0; i < batch; i++) fn(); // warm up the JIT
+  const perCall: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const start = performance.now();
+    for (let i = 0; i < batch; i++) fn();
+    perCall.push(((performance.now() - start) * 1000) / batch);
+  }
+  perCall.sort((a, b) => a - b);
+  return perCall[Math.floor(perCall.length / 2)]!;
+}
+
+/** The same for an async function, awaited one call at a time. */
+async function microsecondsPerAsyncCall(
+  fn: () => Promise<unknown>,
+  batch: number,
+  batches: number,
+): Promise<number> {
+  for (let i = 0; i < batch; i++) await fn();
+  const perCall: number[] = [];
+  for (let b = 0; b < batches; b++) {
+    const start = performance.now();
+    for (let i = 0; i < batch; i++) await fn();
+    perCall.push(((performance.now() - start) * 1000) / batch);
+  }
+  perCall.sort((a, b) => a - b);
+  return perCall[Math.floor(perCall.length / 2)]!;
+}
+
+function histogramMean(metrics: string): number | undefined {
+  const sum = /^envless_admission_duration_seconds_sum (\S+)$/m.exec(metrics);
+  const count = /^envless_admission_duration_seconds_count (\S+)$/m.exec(metrics);
+  if (!sum || !count || Number(count[1]) === 0) return undefined;
+  return (Number(sum[1]) / Number(count[1])) * 1000;
+}
+
+/** Cumulative bucket counts of the duration histogram, by upper bound in seconds. */
+function histogramBuckets(metrics: string): Map<number, number> {
+  const buckets = new Map<number, number>();
+  for (const match of metrics.matchAll(
+    /^envless_admission_duration_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm,
+  )) {
+    buckets.set(match[1] === '+Inf' ? Infinity : Number(match[1]), Number(match[2]));
+  }
+  return buckets;
+}
+
+/**
+ * The server-side quantile between two scrapes, as the upper bound (ms) of the histogram bucket
+ * it falls in: what the webhook itself measured, free of the load generator's own hiccups.
+ */
+function serverQuantile(before: string, after: string, q: number): number | undefined {
+  const start = histogramBuckets(before);
+  const end = histogramBuckets(after);
+  const total = (end.get(Infinity) ?? 0) - (start.get(Infinity) ?? 0);
+  if (total === 0) return undefined;
+  for (const [bound, count] of [...end].sort((a, b) => a[0] - b[0])) {
+    if (count - (start.get(bound) ?? 0) >= q * total) return bound * 1000;
+  }
+  return undefined;
+}
+
+const ms = (value: number) => (value < 10 ? value.toFixed(2) : value.toFixed(1));
+const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
+
+async function benchmark(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      'log-level': { type: 'string' },
+      'no-write': { type: 'boolean' },
+    },
+  });
+  const seconds = Number(values.duration ?? 10);
+  const connections = Number(values.connections ?? 10);
+  const warmup = Math.min(3, seconds);
+
+  const loadBefore = loadavg()[0]!;
+  const pod = realisticPod();
+  const body = admissionReviewBody(pod);
+  const podJson = JSON.stringify(pod);
+  const mutated = mutatePod(pod, { mode: 'warn' });
+  const containers = (pod.spec?.containers?.length ?? 0) + (pod.spec?.initContainers?.length ?? 0);
+  const secretRefs = JSON.stringify(pod).match(/"secretKeyRef"/g)?.length ?? 0;
+  if (mutated.conversions.length === 0)
+    throw new Error('the benchmark pod was not converted: check the engine');
+
+  process.stderr.write('engine alone...\n');
+  // The engine on a freshly parsed pod each time, as in the server (a pod object reused across
+  // calls would be faster than anything the webhook sees), minus the parse itself.
+  const parseMicros = microsecondsPerCall(() => JSON.parse(podJson), 20_000, 7);
+  const engineMicros =
+    microsecondsPerCall(() => mutatePod(JSON.parse(podJson) as Pod, { mode: 'warn' }), 20_000, 7) -
+    parseMicros;
+  const settings = { mode: 'warn', onError: 'allow' } as const;
+  // What /mutate does besides TLS and HTTP: parse, validate, engine, encode.
+  const requestMicros = await microsecondsPerAsyncCall(
+    async () =>
+      JSON.stringify((await admit(parseAdmissionReview(JSON.parse(body)), mutatePod, settings)).review),
+    5_000,
+    7,
+  );
+
+  const { ca, serving } = await createThrowAwayCertificates();
+  // The bare server answers with the envless webhook's own answer to this request, so both
+  // servers put the same bytes on the wire and differ only in deciding.
+  const answer = serializeReview(
+    (await admit(parseAdmissionReview(JSON.parse(body)), mutatePod, settings)).review,
+  );
+  const env = {
+    BENCH_TLS: JSON.stringify(serving),
+    BENCH_ANSWER: answer,
+    BENCH_LOG_LEVEL: values['log-level'] ?? 'info',
+    BENCH_POD: podJson,
+  };
+  type Measured = LoadResult & { peakRss: number; cpuPerRequest: number };
+  const results: Record<string, Measured> = {};
+  let serverMeanMs: number | undefined;
+  let serverHalfP50: number | undefined;
+  let serverHalfP99: number | undefined;
+  for (const target of ['bare', 'envless', 'envless-fixed'] as const) {
+    process.stderr.write(`${target}: warm-up ${warmup}s, then ${seconds}s at full load...\n`);
+    const server = await startServerProcess(target, env);
+    await load(server.port, body, ca.cert, warmup, connections);
+    const before = await server.stats();
+    const result = await load(server.port, body, ca.cert, seconds, connections);
+    const stats = await server.stats();
+    if (target === 'envless') serverMeanMs = histogramMean(stats.metrics);
+    const cpuPerRequest = (stats.cpuMicros - before.cpuMicros) / result.requests;
+    results[target] = { ...result, peakRss: stats.peakRss, cpuPerRequest };
+    await server.stop();
+  }
+  const halfRate = Math.floor(results.envless!.requestsPerSecond / 2);
+  for (const target of ['bare', 'envless'] as const) {
+    process.stderr.write(`${target}: ${seconds}s at a steady ${halfRate} req/s...\n`);
+    const server = await startServerProcess(target, env);
+    await pacedLoad(server.port, body, ca.cert, warmup, halfRate, connections);
+    const before = await server.stats();
+    const result = await pacedLoad(server.port, body, ca.cert, seconds, halfRate, connections);
+    const stats = await server.stats();
+    const cpuPerRequest = (stats.cpuMicros - before.cpuMicros) / result.requests;
+    results[`${target}-half`] = { ...result, peakRss: stats.peakRss, cpuPerRequest };
+    if (target === 'envless') {
+      serverHalfP50 = serverQuantile(before.metrics, stats.metrics, 0.5);
+      serverHalfP99 = serverQuantile(before.metrics, stats.metrics, 0.99);
+    }
+    await server.stop();
+  }
+  const bare = results.bare!;
+  const envless = results.envless!;
+  const envlessHalf = results['envless-half']!;
+  const bareHalf = results['bare-half']!;
+  const ratio = envless.requestsPerSecond / bare.requestsPerSecond;
+  const cpuRatio = bare.cpuPerRequest / envless.cpuPerRequest;
+  const row = (name: string, r: Measured) =>
+    `| ${name} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')} | ${ms(r.p50)} | ${ms(r.p99)} | ` +
+    `${Math.round(r.cpuPerRequest)} | ${mib(r.peakRss)} | ${r.non2xx + r.errors} |`;
+  const check = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const table = [
+    `Run on ${new Date().toISOString().slice(0, 10)}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ` +
+      `loopback HTTPS (TLS 1.3, HTTP/1.1 keep-alive), autocannon with ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up; ` +
+      `server and load generator share the machine; the half-load rows use a steady open-loop generator (node:https). Workload: one pod CREATE AdmissionReview of ${(Buffer.byteLength(body) / 1024).toFixed(1)} KiB ` +
+      `(${containers} containers incl. init and a native sidecar, ${secretRefs} secretKeyRef and 1 envFrom secretRef; ` +
+      `${mutated.conversions.length} conversions, ${mutated.patch.length} patch operations). Latency is measured by the client, per request.`,
+    '',
+    `1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end ` +
+      `(on ${cpus().length} cores, anything above about 2 means other processes competed for the CPU and their ` +
+      `time slices show up as latency outliers).`,
+    '',
+    '| server | requests/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | peak RSS (MiB) | errors |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    row('bare fastify HTTPS, fixed AdmissionReview (same answer bytes)', bare),
+    row('envless webhook, POST /mutate', envless),
+    row('envless webhook with the engine result precomputed (server cost alone)', results['envless-fixed']!),
+    row(`bare fastify at ${halfRate.toLocaleString('en-US')} req/s (half of envless max)`, bareHalf),
+    row(`envless webhook at ${halfRate.toLocaleString('en-US')} req/s (half of its max)`, envlessHalf),
+    '',
+    '| measure | result | aim |',
+    '| --- | ---: | --- |',
+    `| envless throughput / bare throughput | ${(ratio * 100).toFixed(0)} % | ≥ 70 %: ${check(ratio >= 0.7)} |`,
+    `| bare / envless server CPU per request (throughput ratio on an otherwise idle core) | ${(cpuRatio * 100).toFixed(0)} % | |`,
+    `| envless p99 at half of max load, measured by the webhook (histogram bucket bound; p50 ≤ ${serverHalfP50 === undefined ? '?' : ms(serverHalfP50)} ms) | ≤ ${serverHalfP99 === undefined ? '?' : ms(serverHalfP99)} ms | < 5 ms: ${check(serverHalfP99 !== undefined && serverHalfP99 <= 5)} |`,
+    `| envless p99 at half of max load, measured by the client (bare fastify at the same rate: ${ms(bareHalf.p99)} ms) | ${ms(envlessHalf.p99)} ms | < 5 ms: ${check(envlessHalf.p99 < 5)} |`,
+    `| engine alone, per pod | ${engineMicros.toFixed(1)} µs | < 50 µs: ${check(engineMicros < 50)} |`,
+    `| JSON.parse of the pod alone (for scale) | ${parseMicros.toFixed(1)} µs | |`,
+    `| parse + validate + engine + encode, per request (no TLS/HTTP) | ${requestMicros.toFixed(1)} µs | |`,
+    ...(serverMeanMs !== undefined
+      ? [`| server-side mean at full load (envless_admission_duration_seconds) | ${ms(serverMeanMs)} ms | |`]
+      : []),
+    '',
+    'Reproduce: `npm run bench:webhook` (options: `-- --duration 10 --connections 10 --log-level info --no-write`).',
+  ].join('\n');
+  process.stdout.write(`\n## Webhook\n\n${table}\n`);
+  if (!values['no-write']) writeSection(join(ROOT, 'docs', 'benchmarks.md'), 'Webhook', table);
+}
+
+/** Replaces (or appends) one `## heading` section of a markdown file, leaving the others alone. */
+function writeSection(file: string, heading: string, content: string): void {
+  const before = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const lines = before.split('\n');
+  const start = lines.findIndex((line) => line.trim() === `## ${heading}`);
+  const section = [`## ${heading}`, '', ...content.split('\n'), ''];
+  let next: string[];
+  if (start === -1) {
+    next = [...lines.slice(0, lines.length - (lines.at(-1) === '' ? 1 : 0)), '', ...section];
+  } else {
+    let end = lines.findIndex((line, index) => index > start && /^#{1,2} /.test(line));
+    if (end === -1) end = lines.length;
+    next = [...lines.slice(0, start), ...section, ...lines.slice(end)];
+  }
+  writeFileSync(
+    file,
+    `${next
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd()}\n`,
+  );
+  process.stderr.write(`recorded in ${file}\n`);
+}
+
+if (import.meta.main) await benchmark();

@@ -1,0 +1,233 @@
+// `envless webhook`: the Kubernetes mutating admission webhook server. Resolves settings, finds or
+// makes the serving certificate, starts src/webhook/server.ts and stops it gracefully on SIGTERM
+// or SIGINT (a second signal cuts open connections).
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createThrowAwayCertificates, InvalidKeyPairError, THROWAWAY_HOSTS } from '../webhook/certs.ts';
+import {
+  parseWebhookConfig,
+  pickRaw,
+  resolveWebhookSettings,
+  type WebhookSettings,
+} from '../webhook/config.ts';
+import { buildServer, type ListeningAddresses, type WebhookServer } from '../webhook/server.ts';
+import { CliError, EXIT, usageError } from './errors.ts';
+import type { CliIO } from './io.ts';
+
+export const WEBHOOK_HELP = `Usage: envless webhook [options]
+
+Runs the mutating admission webhook: POST /mutate converts secret env vars of pods into secret
+files (pod CREATE and pods/ephemeralcontainers); GET /healthz and /readyz; Prometheus metrics on a
+separate plain-HTTP port at /metrics. Logs are JSON lines on standard output.
+
+Options (environment variable in brackets; flags win over variables, variables over --config):
+      --port N               HTTPS port (default 8443) [ENVLESS_PORT]
+      --host ADDR            address to listen on (default 0.0.0.0) [ENVLESS_HOST]
+      --metrics-port N       plain-HTTP metrics port (default 9090) [ENVLESS_METRICS_PORT]
+      --metrics-host ADDR    metrics listen address (default 0.0.0.0) [ENVLESS_METRICS_HOST]
+      --tls-cert-file FILE   serving certificate (PEM, chain allowed) [ENVLESS_TLS_CERT_FILE]
+      --tls-key-file FILE    its private key (PEM) [ENVLESS_TLS_KEY_FILE]
+                             both files are reloaded when they change on disk; without them a
+                             throw-away certificate for localhost is made and its CA printed
+      --mode MODE            warn (default) or enforce: deny pods with literal secret values [ENVLESS_MODE]
+      --on-error ACTION      allow (default, with a warning) or deny pods when the engine fails
+                             [ENVLESS_ON_ERROR]
+      --mount-root DIR       where secret files are mounted (default /run/secrets) [ENVLESS_MOUNT_ROOT]
+  -c, --config FILE          YAML with mode, onError, mountRoot [ENVLESS_CONFIG]
+      --max-body-bytes N     largest accepted request (default 6291456 = 6 MiB) [ENVLESS_MAX_BODY_BYTES]
+      --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent [ENVLESS_LOG_LEVEL]
+      --shutdown-delay S     seconds to stay up unready after SIGTERM (default 0) [ENVLESS_SHUTDOWN_DELAY]
+      --shutdown-timeout S   longest wait for in-flight requests (default 25) [ENVLESS_SHUTDOWN_TIMEOUT]
+  -h, --help                 show this help
+
+Exit status: 0 after a graceful stop, 2 for bad flags, config or certificate files.
+`;
+
+const STRING_FLAGS = [
+  'port',
+  'host',
+  'metrics-port',
+  'metrics-host',
+  'tls-cert-file',
+  'tls-key-file',
+  'mode',
+  'on-error',
+  'mount-root',
+  'config',
+  'max-body-bytes',
+  'log-level',
+  'shutdown-delay',
+  'shutdown-timeout',
+] as const;
+
+function parse(args: string[]) {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const flag of STRING_FLAGS) options[flag] = { type: 'string' };
+  options.config = { type: 'string', short: 'c' };
+  try {
+    const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
+    if (positionals.length > 0)
+      throw usageError(`unexpected argument "${positionals[0]}" (run \`envless webhook --help\`)`);
+    return values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless webhook --help\`)`);
+  }
+}
+
+async function readConfig(io: CliIO, flags: Record<string, string | undefined>) {
+  const picked = pickRaw('config', flags, io.env);
+  if (picked === undefined) return {};
+  let text: string;
+  try {
+    text = await readFile(resolve(io.cwd, picked.value), 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError(
+      'ENVLESS_IO',
+      `cannot read config ${picked.value} (from ${picked.source}): ${code === 'ENOENT' ? 'no such file' : (code ?? String(error))}`,
+    );
+  }
+  return parseWebhookConfig(text, picked.value);
+}
+
+export interface StartedWebhook {
+  readonly server: WebhookServer;
+  readonly addresses: ListeningAddresses;
+  readonly settings: WebhookSettings;
+  /** The throw-away CA certificate file, when no certificate files were given. */
+  readonly caFile?: string;
+  /** Stops the server and removes the throw-away CA directory. */
+  stop(): Promise<void>;
+}
+
+/** Resolves settings, starts the server and returns it listening; `runWebhook` adds signals. */
+export async function startWebhook(args: string[], io: CliIO): Promise<StartedWebhook | undefined> {
+  const values = parse(args);
+  if (values.help) {
+    io.writeOut(WEBHOOK_HELP);
+    return undefined;
+  }
+  const flags = Object.fromEntries(STRING_FLAGS.map((flag) => [flag, values[flag] as string | undefined]));
+  const settings = resolveWebhookSettings(flags, io.env, await readConfig(io, flags));
+
+  let throwAwayDir: string | undefined;
+  let caFile: string | undefined;
+  let tls: Parameters<typeof buildServer>[0]['tls'];
+  if (settings.tlsCertFile !== undefined && settings.tlsKeyFile !== undefined) {
+    tls = { certFile: resolve(io.cwd, settings.tlsCertFile), keyFile: resolve(io.cwd, settings.tlsKeyFile) };
+  } else {
+    const { ca, serving } = await createThrowAwayCertificates();
+    throwAwayDir = await mkdtemp(join(tmpdir(), 'envless-webhook-'));
+    caFile = join(throwAwayDir, 'ca.crt');
+    await writeFile(caFile, ca.cert, { mode: 0o644 });
+    tls = serving;
+  }
+  const removeThrowAway = async () => {
+    if (throwAwayDir !== undefined) await rm(throwAwayDir, { recursive: true, force: true });
+  };
+
+  let server: WebhookServer;
+  let addresses: ListeningAddresses;
+  try {
+    server = await buildServer({
+      tls,
+      mode: settings.mode,
+      onError: settings.onError,
+      ...(settings.mountRoot !== undefined ? { mountRoot: settings.mountRoot } : {}),
+      maxBodyBytes: settings.maxBodyBytes,
+      host: settings.host,
+      port: settings.port,
+      metricsHost: settings.metricsHost,
+      metricsPort: settings.metricsPort,
+      shutdownDelayMs: settings.shutdownDelayMs,
+      shutdownTimeoutMs: settings.shutdownTimeoutMs,
+      logger: { level: settings.logLevel, stream: { write: (line: string) => io.writeOut(line) } },
+    });
+  } catch (error) {
+    await removeThrowAway();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (error instanceof InvalidKeyPairError) {
+      throw new CliError(
+        'ENVLESS_INPUT_INVALID',
+        `cannot use --tls-cert-file/--tls-key-file: ${error.message}`,
+      );
+    }
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+      const path = (error as NodeJS.ErrnoException).path ?? '';
+      throw new CliError('ENVLESS_IO', `cannot read certificate file ${path}: ${code}`);
+    }
+    throw error;
+  }
+  try {
+    addresses = await server.listen();
+  } catch (error) {
+    await removeThrowAway();
+    const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      throw new CliError('ENVLESS_IO', `cannot listen on ${address ?? settings.host}:${port ?? ''}: ${code}`);
+    }
+    throw error;
+  }
+
+  if (caFile !== undefined) {
+    const host = settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host;
+    io.writeErr(
+      `envless webhook: no --tls-cert-file/--tls-key-file: serving a throw-away certificate for ${THROWAWAY_HOSTS.join(', ')}.\n` +
+        `Its CA (removed on exit) is ${caFile}; try:\n` +
+        `  curl --cacert ${caFile} https://${host.includes(':') ? `[${host}]` : host}:${addresses.port}/healthz\n` +
+        (await readFile(caFile, 'utf8')),
+    );
+  }
+  server.app.log.info(
+    {
+      url: addresses.url,
+      metricsUrl: addresses.metricsUrl,
+      mode: settings.mode,
+      onError: settings.onError,
+      maxBodyBytes: settings.maxBodyBytes,
+      ...(caFile !== undefined ? { caFile } : { certFile: settings.tlsCertFile }),
+      certificateNotAfter: server.certificate.notAfter.toISOString(),
+    },
+    'envless webhook listening',
+  );
+  return {
+    server,
+    addresses,
+    settings,
+    ...(caFile !== undefined ? { caFile } : {}),
+    stop: async () => {
+      await server.shutdown();
+      await removeThrowAway();
+    },
+  };
+}
+
+export async function runWebhook(args: string[], io: CliIO): Promise<number> {
+  const started = await startWebhook(args, io);
+  if (started === undefined) return EXIT.ok;
+  let signals = 0;
+  await new Promise<void>((resolveStopped) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals > 1) {
+        started.server.app.log.warn({ signal }, 'second signal: closing open connections now');
+        started.server.forceClose();
+        return;
+      }
+      started.server.app.log.info({ signal }, 'signal received');
+      void started.stop().then(() => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolveStopped();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return EXIT.ok;
+}

@@ -1,0 +1,292 @@
+// Composes the webhook: a fastify HTTPS server (admission and health routes), the plain-HTTP
+// metrics server, certificate reloading and graceful shutdown. No decision is made here: see
+// admission.ts. Tests call `buildServer` with port 0 and an injected engine.
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { SecureContextOptions } from 'node:tls';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { OnError } from './admission.ts';
+import { CertificateWatcher, readKeyPair, type CertificateFiles } from './cert-watcher.ts';
+import { inspectKeyPair, type KeyPairFacts, type PemKeyPair } from './certs.ts';
+import { DEFAULT_MAX_BODY_BYTES } from './config.ts';
+import { loadEngine, type Mode, type PodEngine } from './engine.ts';
+import { errorBody, fromFrameworkError, WebhookError } from './errors.ts';
+import { createMetricsServer } from './metrics-server.ts';
+import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
+import { admissionRoutes, healthRoutes, type HealthState } from './routes.ts';
+
+export interface WebhookLoggerOptions {
+  readonly level?: string;
+  /** Where JSON lines go (default standard output). */
+  readonly stream?: { write(line: string): unknown };
+}
+
+export interface WebhookServerOptions {
+  /** Defaults to the real engine (src/engine). */
+  readonly engine?: PodEngine;
+  readonly mode?: Mode;
+  readonly onError?: OnError;
+  readonly mountRoot?: string;
+  readonly maxBodyBytes?: number;
+  /** A pair in memory, or files that are watched and reloaded when they change. */
+  readonly tls: PemKeyPair | CertificateFiles;
+  readonly host?: string;
+  readonly port?: number;
+  readonly metricsHost?: string;
+  readonly metricsPort?: number;
+  /** false: no logs. */
+  readonly logger?: WebhookLoggerOptions | false;
+  readonly certificateReload?: { readonly debounceMs?: number; readonly pollIntervalMs?: number };
+  /** Time between readiness turning false and the listener closing. */
+  readonly shutdownDelayMs?: number;
+  /** Longest wait for in-flight requests before the remaining connections are cut. */
+  readonly shutdownTimeoutMs?: number;
+}
+
+export interface ListeningAddresses {
+  readonly url: string;
+  readonly metricsUrl: string;
+  readonly port: number;
+  readonly metricsPort: number;
+}
+
+export interface WebhookServer {
+  readonly app: FastifyInstance<HttpsServer>;
+  readonly metricsServer: HttpServer;
+  readonly metrics: WebhookMetrics;
+  /** Present when serving certificate files. */
+  readonly certificates: CertificateWatcher | undefined;
+  /** Facts of the certificate in service. */
+  readonly certificate: KeyPairFacts;
+  readonly ready: boolean;
+  listen(): Promise<ListeningAddresses>;
+  /** Readiness false, drain delay, stop accepting, finish in-flight requests (bounded), close. */
+  shutdown(): Promise<void>;
+  /** Skips the rest of the shutdown delay and cuts every open connection (a second Ctrl-C). */
+  forceClose(): void;
+}
+
+function isFiles(tls: PemKeyPair | CertificateFiles): tls is CertificateFiles {
+  return 'certFile' in tls;
+}
+
+function secureContext(pair: PemKeyPair): SecureContextOptions {
+  return { cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' };
+}
+
+function urlOf(scheme: string, address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}
+
+/** A timer as a promise; `end` resolves it early, `cancel` drops it (the promise never settles). */
+function delay(ms: number): { done: Promise<void>; cancel: () => void; end: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  let end = (): void => {};
+  const done = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    end = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  return { done, cancel: () => clearTimeout(timer), end };
+}
+
+export async function buildServer(options: WebhookServerOptions): Promise<WebhookServer> {
+  const engine = options.engine ?? (await loadEngine());
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const files = isFiles(options.tls) ? options.tls : undefined;
+  const initialPair = files ? await readKeyPair(files) : (options.tls as PemKeyPair);
+  let certificate = inspectKeyPair(initialPair);
+
+  const metrics = createWebhookMetrics();
+  metrics.certificateExpiry.set(Math.floor(certificate.notAfter.getTime() / 1000));
+  const state: HealthState = { ready: true };
+
+  const logger =
+    options.logger === false
+      ? false
+      : {
+          level: options.logger?.level ?? 'info',
+          ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
+        };
+  const app = Fastify({
+    https: secureContext(initialPair),
+    logger,
+    // One line per admission request is written by routes.ts instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: maxBodyBytes,
+    // The API server waits at most 30 s for a webhook; a request still unread by then is abuse.
+    requestTimeout: 30_000,
+    // Longer than the API server's idle timeout for kept-alive connections (Go's 90 s), so the
+    // client closes idle connections first; a server-side close could race a request being sent.
+    keepAliveTimeout: 120_000,
+    return503OnClosing: true,
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const known =
+      error instanceof WebhookError
+        ? error
+        : fromFrameworkError(error as { code?: string; statusCode?: number }, maxBodyBytes);
+    // Framework errors are logged by code only: a parser's message could quote the body.
+    if (known.statusCode >= 500) request.log.error({ err: error }, 'internal error');
+    return reply.code(known.statusCode).send(errorBody(known));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!.slice(0, 100);
+    const notFound = new WebhookError(
+      'ENVLESS_WEBHOOK_NOT_FOUND',
+      `no route for ${request.method} ${path}: POST /mutate, GET /healthz, GET /readyz`,
+    );
+    return reply.code(404).send(errorBody(notFound));
+  });
+  // Once shutting down, every answer closes its connection: a keep-alive connection would
+  // otherwise hold the closing server open, and clients should move to another replica.
+  app.addHook('onSend', (_request, reply, _payload, done) => {
+    if (!state.ready) reply.header('connection', 'close');
+    done();
+  });
+  await app.register(admissionRoutes, {
+    engine,
+    metrics,
+    settings: {
+      mode: options.mode ?? 'warn',
+      onError: options.onError ?? 'allow',
+      ...(options.mountRoot !== undefined ? { mountRoot: options.mountRoot } : {}),
+    },
+  });
+  await app.register(healthRoutes, { state });
+
+  let certificates: CertificateWatcher | undefined;
+  if (files) {
+    certificates = new CertificateWatcher({
+      files,
+      current: initialPair,
+      // Existing connections keep their session; new handshakes get the new context.
+      apply: (pair) => app.server.setSecureContext(secureContext(pair)),
+      ...(options.certificateReload?.debounceMs !== undefined
+        ? { debounceMs: options.certificateReload.debounceMs }
+        : {}),
+      ...(options.certificateReload?.pollIntervalMs !== undefined
+        ? { pollIntervalMs: options.certificateReload.pollIntervalMs }
+        : {}),
+    });
+    certificates.on('reloaded', (facts) => {
+      certificate = facts;
+      metrics.certificateExpiry.set(Math.floor(facts.notAfter.getTime() / 1000));
+      metrics.certificateReloads.inc('success');
+      app.log.info(
+        {
+          certFile: files.certFile,
+          notAfter: facts.notAfter.toISOString(),
+          fingerprint256: facts.fingerprint256,
+        },
+        'serving certificate reloaded',
+      );
+    });
+    certificates.on('rejected', (error) => {
+      metrics.certificateReloads.inc('failure');
+      app.log.warn(
+        { certFile: files.certFile, keyFile: files.keyFile, reason: error.message },
+        'new serving certificate rejected; keeping the current one',
+      );
+    });
+    certificates.on('watchError', (error) => {
+      app.log.warn({ reason: error.message }, 'cannot watch the certificate directory; polling only');
+    });
+  }
+
+  const metricsServer = createMetricsServer(metrics.registry);
+  let shuttingDown: Promise<void> | undefined;
+
+  async function listen(): Promise<ListeningAddresses> {
+    await app.listen({ port: options.port ?? 8443, host: options.host ?? '0.0.0.0' });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        metricsServer.once('error', reject);
+        metricsServer.listen(options.metricsPort ?? 9090, options.metricsHost ?? '0.0.0.0', () => {
+          metricsServer.off('error', reject);
+          resolve();
+        });
+      });
+    } catch (error) {
+      await app.close();
+      throw error;
+    }
+    certificates?.start();
+    const tlsAddress = app.server.address() as AddressInfo;
+    const metricsAddress = metricsServer.address() as AddressInfo;
+    return {
+      url: urlOf('https', tlsAddress),
+      metricsUrl: `${urlOf('http', metricsAddress)}/metrics`,
+      port: tlsAddress.port,
+      metricsPort: metricsAddress.port,
+    };
+  }
+
+  let drain: ReturnType<typeof delay> | undefined;
+  let forced = false;
+
+  function forceClose(): void {
+    forced = true;
+    drain?.end();
+    app.server.closeAllConnections();
+    metricsServer.closeAllConnections();
+  }
+
+  async function closeMetricsServer(): Promise<void> {
+    if (!metricsServer.listening) return;
+    await new Promise<void>((resolve) => {
+      metricsServer.close(() => resolve());
+      metricsServer.closeIdleConnections();
+    });
+  }
+
+  function shutdown(): Promise<void> {
+    shuttingDown ??= (async () => {
+      state.ready = false;
+      app.log.info({ delayMs: options.shutdownDelayMs ?? 0 }, 'shutting down: not ready any more');
+      if ((options.shutdownDelayMs ?? 0) > 0 && !forced) {
+        drain = delay(options.shutdownDelayMs ?? 0);
+        await drain.done;
+      }
+      certificates?.close();
+      const closed = app.close();
+      if (forced) app.server.closeAllConnections();
+      const grace = delay(options.shutdownTimeoutMs ?? 25_000);
+      const timedOut = await Promise.race([closed.then(() => false), grace.done.then(() => true)]);
+      grace.cancel();
+      if (timedOut) {
+        app.log.warn(
+          'in-flight requests did not finish within the shutdown timeout; closing their connections',
+        );
+        app.server.closeAllConnections();
+        await closed;
+      }
+      await closeMetricsServer();
+      app.log.info('webhook stopped');
+    })();
+    return shuttingDown;
+  }
+
+  return {
+    app,
+    metricsServer,
+    metrics,
+    get certificates() {
+      return certificates;
+    },
+    get certificate() {
+      return certificate;
+    },
+    get ready() {
+      return state.ready;
+    },
+    listen,
+    shutdown,
+    forceClose,
+  };
+}
