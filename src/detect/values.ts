@@ -20,36 +20,38 @@ interface Pattern {
   readonly regex: RegExp;
   /** Capture group holding the secret (0 = whole match). */
   readonly group: number;
+  /** Every match contains one of these: a cheap `includes` test skips the regex for most values. */
+  readonly anchors: readonly string[];
 }
 
 // Patterns follow the providers' documented formats (and gitleaks' rules for the same providers).
 // prettier-ignore
 const PATTERNS: readonly Pattern[] = [
-  { provider: 'private-key', description: 'private key', regex: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g, group: 0 },
-  { provider: 'aws-access-key-id', description: 'AWS access key id', regex: /\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b/g, group: 1 },
-  { provider: 'github-token', description: 'GitHub token', regex: /\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b/g, group: 1 },
-  { provider: 'github-token', description: 'GitHub fine-grained token', regex: /\b(github_pat_[A-Za-z0-9_]{22,255})\b/g, group: 1 },
-  { provider: 'gitlab-token', description: 'GitLab token', regex: /\b(gl(?:pat|dt|rt|ptt|cbt|oas|soat)-[A-Za-z0-9_-]{20,})\b/g, group: 1 },
-  { provider: 'slack-token', description: 'Slack token', regex: /\b(xox[baprseo]-[A-Za-z0-9-]{10,})\b/g, group: 1 },
-  { provider: 'slack-webhook', description: 'Slack webhook URL', regex: /hooks\.slack\.com\/(?:services|workflows|triggers)\/([A-Za-z0-9+/_-]{20,})/g, group: 1 },
-  { provider: 'stripe-key', description: 'Stripe secret key', regex: /\b((?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,})\b/g, group: 1 },
-  { provider: 'anthropic-key', description: 'Anthropic API key', regex: /\b(sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,})/g, group: 1 },
-  { provider: 'openai-key', description: 'OpenAI API key', regex: /\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,})\b/g, group: 1 },
-  { provider: 'openai-key', description: 'OpenAI API key', regex: /\b(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,})\b/g, group: 1 },
-  { provider: 'google-api-key', description: 'Google API key', regex: /\b(AIza[0-9A-Za-z_-]{35})\b/g, group: 1 },
-  { provider: 'npm-token', description: 'npm token', regex: /\b(npm_[A-Za-z0-9]{36})\b/g, group: 1 },
-  { provider: 'pypi-token', description: 'PyPI token', regex: /\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})/g, group: 1 },
-  { provider: 'sendgrid-key', description: 'SendGrid API key', regex: /\b(SG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{39,50})\b/g, group: 1 },
-  { provider: 'mailgun-key', description: 'Mailgun API key', regex: /\b(key-[0-9a-f]{32})\b/g, group: 1 },
-  { provider: 'dockerhub-token', description: 'Docker Hub token', regex: /\b(dckr_(?:pat|oat)_[A-Za-z0-9_-]{27,})/g, group: 1 },
-  { provider: 'digitalocean-token', description: 'DigitalOcean token', regex: /\b(do[por]_v1_[a-f0-9]{64})\b/g, group: 1 },
-  { provider: 'vault-token', description: 'HashiCorp Vault token', regex: /\b(hv[sbr]\.[A-Za-z0-9_-]{24,})/g, group: 1 },
-  { provider: 'huggingface-token', description: 'Hugging Face token', regex: /\b(hf_[A-Za-z0-9]{34,})\b/g, group: 1 },
-  { provider: 'shopify-token', description: 'Shopify token', regex: /\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b/g, group: 1 },
-  { provider: 'twilio-key', description: 'Twilio API key', regex: /\b(SK[0-9a-f]{32})\b/g, group: 1 },
-  { provider: 'jwt', description: 'JSON Web Token', regex: /\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})/g, group: 1 },
-  { provider: 'azure-storage-key', description: 'Azure storage account key', regex: /AccountKey=([A-Za-z0-9+/]{40,}={0,2})/g, group: 1 },
-  { provider: 'authorization-header', description: 'credential in an Authorization header', regex: /(?:\bAuthorization:\s*(?:Basic|Bearer|Token|token)\s+|\b(?:Basic|Bearer)\s+)([A-Za-z0-9+/=._~-]{20,})/g, group: 1 },
+  { provider: 'private-key', description: 'private key', regex: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----/g, group: 0, anchors: ['PRIVATE KEY'] },
+  { provider: 'aws-access-key-id', description: 'AWS access key id', regex: /\b((?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})\b/g, group: 1, anchors: ['AKIA', 'ASIA', 'ABIA', 'ACCA', 'A3T'] },
+  { provider: 'github-token', description: 'GitHub token', regex: /\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255})\b/g, group: 1, anchors: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'] },
+  { provider: 'github-token', description: 'GitHub fine-grained token', regex: /\b(github_pat_[A-Za-z0-9_]{22,255})\b/g, group: 1, anchors: ['github_pat_'] },
+  { provider: 'gitlab-token', description: 'GitLab token', regex: /\b(gl(?:pat|dt|rt|ptt|cbt|oas|soat)-[A-Za-z0-9_-]{20,})\b/g, group: 1, anchors: ['gl'] },
+  { provider: 'slack-token', description: 'Slack token', regex: /\b(xox[baprseo]-[A-Za-z0-9-]{10,})\b/g, group: 1, anchors: ['xox'] },
+  { provider: 'slack-webhook', description: 'Slack webhook URL', regex: /hooks\.slack\.com\/(?:services|workflows|triggers)\/([A-Za-z0-9+/_-]{20,})/g, group: 1, anchors: ['hooks.slack.com'] },
+  { provider: 'stripe-key', description: 'Stripe secret key', regex: /\b((?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,})\b/g, group: 1, anchors: ['sk_', 'rk_'] },
+  { provider: 'anthropic-key', description: 'Anthropic API key', regex: /\b(sk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,})/g, group: 1, anchors: ['sk-ant-'] },
+  { provider: 'openai-key', description: 'OpenAI API key', regex: /\b(sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}T3BlbkFJ[A-Za-z0-9_-]{20,})\b/g, group: 1, anchors: ['T3BlbkFJ'] },
+  { provider: 'openai-key', description: 'OpenAI API key', regex: /\b(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,})\b/g, group: 1, anchors: ['sk-'] },
+  { provider: 'google-api-key', description: 'Google API key', regex: /\b(AIza[0-9A-Za-z_-]{35})\b/g, group: 1, anchors: ['AIza'] },
+  { provider: 'npm-token', description: 'npm token', regex: /\b(npm_[A-Za-z0-9]{36})\b/g, group: 1, anchors: ['npm_'] },
+  { provider: 'pypi-token', description: 'PyPI token', regex: /\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})/g, group: 1, anchors: ['pypi-'] },
+  { provider: 'sendgrid-key', description: 'SendGrid API key', regex: /\b(SG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{39,50})\b/g, group: 1, anchors: ['SG.'] },
+  { provider: 'mailgun-key', description: 'Mailgun API key', regex: /\b(key-[0-9a-f]{32})\b/g, group: 1, anchors: ['key-'] },
+  { provider: 'dockerhub-token', description: 'Docker Hub token', regex: /\b(dckr_(?:pat|oat)_[A-Za-z0-9_-]{27,})/g, group: 1, anchors: ['dckr_'] },
+  { provider: 'digitalocean-token', description: 'DigitalOcean token', regex: /\b(do[por]_v1_[a-f0-9]{64})\b/g, group: 1, anchors: ['_v1_'] },
+  { provider: 'vault-token', description: 'HashiCorp Vault token', regex: /\b(hv[sbr]\.[A-Za-z0-9_-]{24,})/g, group: 1, anchors: ['hvs.', 'hvb.', 'hvr.'] },
+  { provider: 'huggingface-token', description: 'Hugging Face token', regex: /\b(hf_[A-Za-z0-9]{34,})\b/g, group: 1, anchors: ['hf_'] },
+  { provider: 'shopify-token', description: 'Shopify token', regex: /\b(shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32})\b/g, group: 1, anchors: ['shp'] },
+  { provider: 'twilio-key', description: 'Twilio API key', regex: /\b(SK[0-9a-f]{32})\b/g, group: 1, anchors: ['SK'] },
+  { provider: 'jwt', description: 'JSON Web Token', regex: /\b(eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,})/g, group: 1, anchors: ['eyJ'] },
+  { provider: 'azure-storage-key', description: 'Azure storage account key', regex: /AccountKey=([A-Za-z0-9+/]{40,}={0,2})/g, group: 1, anchors: ['AccountKey='] },
+  { provider: 'authorization-header', description: 'credential in an Authorization header', regex: /(?:\bAuthorization:\s*(?:Basic|Bearer|Token|token)\s+|\b(?:Basic|Bearer)\s+)([A-Za-z0-9+/=._~-]{20,})/g, group: 1, anchors: ['Basic', 'Bearer', 'Authorization'] },
 ];
 
 /** `scheme://user:password@host`; the password is group 1. */
@@ -72,6 +74,7 @@ export function isReferenceOrPlaceholder(value: string): boolean {
 const NEEDS_RANDOMNESS = new Set(['authorization-header']);
 
 function pushMatches(text: string, pattern: Pattern, out: SecretMatch[]): void {
+  if (!pattern.anchors.some((anchor) => text.includes(anchor))) return;
   pattern.regex.lastIndex = 0;
   for (let m = pattern.regex.exec(text); m; m = pattern.regex.exec(text)) {
     const secret = m[pattern.group] ?? m[0];
@@ -87,15 +90,25 @@ function pushMatches(text: string, pattern: Pattern, out: SecretMatch[]): void {
   }
 }
 
-// Cheap guard: most text has none of the characters every pattern needs.
-const QUICK_REJECT = /[_\-.:=@]|AKIA|ASIA|AIza|eyJ|SK[0-9a-f]/;
+// One pass over the text finds whether any provider pattern can match at all: most values (hosts,
+// ports, log levels) contain no anchor, and then no pattern regex runs. This is on the webhook's
+// hot path (every env value of every pod).
+const ANY_ANCHOR = new RegExp(
+  [...new Set(PATTERNS.flatMap((p) => p.anchors))]
+    .map((a) => a.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('|'),
+);
+const CONNECTION_HINT = /p(?:ass|wd)/i;
 
 /** Every secret-shaped substring of `text`, in order of position, without overlaps. */
 export function findSecretsInText(text: string): SecretMatch[] {
-  if (text.length < 8 || !QUICK_REJECT.test(text)) return [];
+  if (text.length < 8) return [];
   const found: SecretMatch[] = [];
-  for (const pattern of PATTERNS) pushMatches(text, pattern, found);
-  for (const regex of [URL_CREDENTIALS, CONNECTION_STRING_PASSWORD]) {
+  if (ANY_ANCHOR.test(text)) for (const pattern of PATTERNS) pushMatches(text, pattern, found);
+  const credentialRegexes: RegExp[] = [];
+  if (text.includes('://') && text.includes('@')) credentialRegexes.push(URL_CREDENTIALS);
+  if (text.includes('=') && CONNECTION_HINT.test(text)) credentialRegexes.push(CONNECTION_STRING_PASSWORD);
+  for (const regex of credentialRegexes) {
     regex.lastIndex = 0;
     for (let m = regex.exec(text); m; m = regex.exec(text)) {
       const secret = m[1]!;
@@ -126,7 +139,7 @@ export function findSecretsInText(text: string): SecretMatch[] {
       });
     }
   }
-  if (text.includes('-')) {
+  if (text.includes('-') && text.includes('=')) {
     FLAG_ASSIGNMENT.lastIndex = 0;
     for (let m = FLAG_ASSIGNMENT.exec(text); m; m = FLAG_ASSIGNMENT.exec(text)) {
       const value = m[2]!.replace(/^(["'])(.*)\1$/, '$2');
