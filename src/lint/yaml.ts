@@ -2,10 +2,15 @@
 // source positions, aliases followed to the node where the value is written, merge keys (`<<`)
 // applied the way docker compose applies them. Findings point at the written node, so a secret
 // defined once under an anchor and used by three services is reported once, where it is written.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml';
-import type { Document, Scalar, YAMLError, YAMLMap, YAMLSeq } from 'yaml';
 import { ParseError } from './types.ts';
 import type { RawFinding } from './types.ts';
+import { MERGE_KEY_TAG, parseStream } from './yaml-tree.ts';
+import type { YAlias, YMap, YNode, YScalar, YSeq } from './yaml-tree.ts';
+
+export type { YAlias, YMap, YNode, YPair, YScalar, YSeq } from './yaml-tree.ts';
+
+/** A node with aliases followed: what a value is. */
+export type YValue = YScalar | YMap | YSeq;
 
 /** 1-based start and exclusive end of a written node; `offset` identifies the place. */
 export interface Place {
@@ -19,137 +24,146 @@ export interface Place {
 /** One effective `key: value` of a mapping after merge keys are applied. */
 export interface MapEntry {
   readonly key: string;
-  readonly keyNode: Scalar;
+  readonly keyNode: YScalar;
   /** The value as written (may be an alias; use `YamlDocument.resolve`). */
-  readonly value: unknown;
+  readonly value: YNode | undefined;
   /** True when the entry came in through a `<<` merge key. */
   readonly merged: boolean;
 }
 
 export interface YamlStream {
+  /** Every document; none when the stream has a syntax error. */
   readonly documents: readonly YamlDocument[];
-  readonly lines: LineCounter;
-  /** Syntax errors of every document, in source order. */
-  readonly errors: readonly YAMLError[];
+  /** The syntax error that stopped reading (the parser stops at the first one). */
+  readonly errors: readonly ParseError[];
 }
 
-const PARSE_OPTIONS = {
-  // docker compose (go-yaml) honours `<<` merge keys; so does kubectl's YAML reader.
-  merge: true,
-  // Pretty errors quote the offending source line, which may hold a secret.
-  prettyErrors: false,
-} as const;
+/**
+ * Aliases one document may follow while it is checked. Each written alias is followed a few
+ * times per check; nested aliases (`[*a, *a, ...]` of `[*b, *b, ...]`) multiply, and this bound
+ * turns such a bomb into a parse error instead of minutes of work.
+ */
+const ALIAS_BUDGET = 250_000;
 
-/** Parses every document of `text`. Never throws: syntax errors are returned in `errors`. */
+/** 1-based line and column of offsets; lines end at `\n`, as editors and the tests count. */
+class LineIndex {
+  readonly #text: string;
+  #starts: number[] | undefined;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  position(offset: number): { line: number; column: number } {
+    const at = Math.min(Math.max(0, offset), this.#text.length);
+    const starts = (this.#starts ??= this.#lineStarts());
+    let low = 0;
+    let high = starts.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (starts[middle]! <= at) low = middle;
+      else high = middle - 1;
+    }
+    return { line: low + 1, column: at - starts[low]! + 1 };
+  }
+
+  #lineStarts(): number[] {
+    const starts = [0];
+    for (let at = this.#text.indexOf('\n'); at >= 0; at = this.#text.indexOf('\n', at + 1)) {
+      starts.push(at + 1);
+    }
+    return starts;
+  }
+}
+
+/** Parses every document of `text`. Never throws: a syntax error is returned in `errors`. */
 export function parseYamlStream(text: string): YamlStream {
-  const lines = new LineCounter();
-  const parsed = parseAllDocuments(text, { ...PARSE_OPTIONS, lineCounter: lines });
-  const documents = Array.from(parsed, (doc) => new YamlDocument(doc, lines));
-  const errors = parsed.flatMap((doc) => doc.errors).sort((a, b) => a.pos[0] - b.pos[0]);
-  return { documents, lines, errors };
+  // Callers outside the type system (a dumped `undefined`) get what an empty file gets.
+  const source = typeof text === 'string' ? text : '';
+  const lines = new LineIndex(source);
+  const parsed = parseStream(source);
+  if (parsed.error) {
+    const { line, column } = lines.position(parsed.error.offset);
+    return { documents: [], errors: [new ParseError(`invalid YAML: ${parsed.error.reason}`, line, column)] };
+  }
+  return { documents: parsed.roots.map((root) => new YamlDocument(root, lines)), errors: [] };
 }
 
-/** The first syntax error of a stream as a ParseError (no source text in the message). */
+/** The first syntax error of a stream (no source text in the message). */
 export function firstParseError(stream: YamlStream): ParseError | undefined {
-  const error = stream.errors[0];
-  if (!error) return undefined;
-  const { line, col } = linePos(stream.lines, error.pos[0]);
-  return new ParseError(`invalid YAML: ${error.message}`, line, col);
+  return stream.errors[0];
 }
 
-function linePos(lines: LineCounter, offset: number): { line: number; col: number } {
-  const pos = lines.linePos(offset);
-  return pos.line === 0 ? { line: 1, col: offset + 1 } : pos;
-}
-
-function hasAnchor(node: unknown): node is { anchor: string } {
-  return (
-    typeof node === 'object' && node !== null && typeof (node as { anchor?: unknown }).anchor === 'string'
-  );
-}
-
-function isMergeKey(node: Scalar): boolean {
-  // With `merge: true` the parser turns a plain `<<` key into a symbol; accept the string too.
-  return typeof node.value === 'symbol' || (node.value === '<<' && node.type === 'PLAIN');
+function isMergeKey(node: YScalar): boolean {
+  // A plain `<<`; `!!merge <<` too. A quoted "<<" is an ordinary key.
+  return node.tag === MERGE_KEY_TAG || node.tag === 'tag:yaml.org,2002:merge';
 }
 
 /** One document of a stream, with alias resolution and positions. */
 export class YamlDocument {
-  readonly doc: Document.Parsed;
-  readonly lines: LineCounter;
-  /** Alias and anchored nodes in document order: an alias refers to the last anchor before it. */
-  #anchorOrder: unknown[] | undefined;
-  readonly #aliasTargets = new Map<unknown, unknown>();
-  readonly #entries = new WeakMap<YAMLMap, MapEntry[]>();
-  readonly #computing = new WeakSet<YAMLMap>();
+  /** The root node as written (may be an alias to nothing); `root` resolves it. */
+  readonly contents: YNode | undefined;
+  readonly #lines: LineIndex;
+  readonly #entries = new WeakMap<YMap, MapEntry[]>();
+  readonly #computing = new WeakSet<YMap>();
+  #aliasesFollowed = 0;
 
-  constructor(doc: Document.Parsed, lines: LineCounter) {
-    this.doc = doc;
-    this.lines = lines;
+  constructor(contents: YNode | undefined, lines: LineIndex) {
+    this.contents = contents;
+    this.#lines = lines;
   }
 
-  get root(): unknown {
-    return this.resolve(this.doc.contents);
+  get root(): YValue | undefined {
+    return this.resolve(this.contents);
   }
 
   /** Follows an alias to the node its anchor names; other nodes are returned as they are. */
-  resolve(node: unknown): unknown {
-    if (!isAlias(node)) return node;
-    if (this.#aliasTargets.has(node)) return this.#aliasTargets.get(node);
-    // Same rule as Alias.resolve, but one document walk for all aliases instead of one per alias.
-    this.#anchorOrder ??= this.#collectAnchors();
-    let found: unknown;
-    for (const candidate of this.#anchorOrder) {
-      if (candidate === node) break;
-      if (hasAnchor(candidate) && candidate.anchor === node.source) found = candidate;
-    }
-    // An alias never carries an anchor, so `found` is never an alias itself.
-    this.#aliasTargets.set(node, found);
-    return found;
+  resolve(node: YNode | undefined): YValue | undefined {
+    if (node?.kind !== 'alias') return node;
+    if (++this.#aliasesFollowed > ALIAS_BUDGET) throw this.#aliasBomb(node);
+    // An alias never carries an anchor, so its target is never an alias itself.
+    return node.target as YValue | undefined;
   }
 
-  #collectAnchors(): unknown[] {
-    const order: unknown[] = [];
-    visit(this.doc, {
-      Node: (_key, node) => {
-        if (isAlias(node) || hasAnchor(node)) order.push(node);
-      },
-    });
-    return order;
+  #aliasBomb(node: YAlias): ParseError {
+    const { line, column } = this.#lines.position(node.start);
+    return new ParseError('invalid YAML: aliases expand to too many nodes', line, column);
   }
 
-  map(node: unknown): YAMLMap | undefined {
+  map(node: YNode | undefined): YMap | undefined {
     const resolved = this.resolve(node);
-    return isMap(resolved) ? resolved : undefined;
+    return resolved?.kind === 'map' ? resolved : undefined;
   }
 
-  seq(node: unknown): YAMLSeq | undefined {
+  seq(node: YNode | undefined): YSeq | undefined {
     const resolved = this.resolve(node);
-    return isSeq(resolved) ? resolved : undefined;
+    return resolved?.kind === 'seq' ? resolved : undefined;
   }
 
-  scalar(node: unknown): Scalar | undefined {
+  scalar(node: YNode | undefined): YScalar | undefined {
     const resolved = this.resolve(node);
-    return isScalar(resolved) ? resolved : undefined;
+    return resolved?.kind === 'scalar' ? resolved : undefined;
   }
 
   /**
    * The text of a scalar as the consuming tool sees it: strings as they are, numbers and booleans
    * as written (`0123` keeps its zero), null (`KEY:`, `~`) and non-scalars as undefined.
    */
-  text(node: unknown): string | undefined {
+  text(node: YNode | undefined): string | undefined {
     const scalar = this.scalar(node);
     if (!scalar) return undefined;
     const value = scalar.value;
-    if (value === null || value === undefined || typeof value === 'symbol') return undefined;
+    if (value === null || value === undefined) return undefined;
     if (typeof value === 'string') return value;
-    if (typeof scalar.source === 'string' && scalar.source !== '') return scalar.source;
-    if (typeof value === 'object') return undefined; // binary, timestamps, sets: no env value
-    return String(value as number | boolean | bigint);
+    if (scalar.source !== '') return scalar.source;
+    if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
+      return String(value);
+    }
+    return undefined;
   }
 
   /** Effective entries of a mapping: own keys first and winning, then merged keys (first source wins). */
-  entries(node: unknown): readonly MapEntry[] {
+  entries(node: YNode | undefined): readonly MapEntry[] {
     const map = this.map(node);
     if (!map) return [];
     const cached = this.#entries.get(map);
@@ -159,11 +173,11 @@ export class YamlDocument {
     this.#computing.add(map);
     const own = new Map<string, MapEntry>();
     const merged: MapEntry[] = [];
-    for (const pair of map.items) {
-      if (!isScalar(pair.key)) continue;
+    for (const pair of map.pairs) {
+      if (pair.key?.kind !== 'scalar') continue;
       if (isMergeKey(pair.key)) {
         const value = this.resolve(pair.value);
-        const sources = isSeq(value) ? value.items : [value];
+        const sources = value?.kind === 'seq' ? value.items : [value];
         for (const source of sources) {
           for (const entry of this.entries(source)) merged.push({ ...entry, merged: true });
         }
@@ -186,35 +200,41 @@ export class YamlDocument {
   }
 
   /** The effective entry for `key` of a mapping, if any. */
-  entry(node: unknown, key: string): MapEntry | undefined {
+  entry(node: YNode | undefined, key: string): MapEntry | undefined {
     return this.entries(node).find((entry) => entry.key === key);
   }
 
   /** The effective value of `key` in a mapping, aliases resolved. */
-  get(node: unknown, key: string): unknown {
+  get(node: YNode | undefined, key: string): YValue | undefined {
     const entry = this.entry(node, key);
     return entry ? this.resolve(entry.value) : undefined;
   }
 
-  /** Items of a sequence, aliases resolved; [] for anything else. */
-  items(node: unknown): readonly unknown[] {
+  /** Items of a sequence, aliases resolved (an alias to nothing is left out); [] for anything else. */
+  items(node: YNode | undefined): readonly YValue[] {
     const seq = this.seq(node);
-    return seq ? seq.items.map((item) => this.resolve(item)) : [];
+    if (!seq) return [];
+    const items: YValue[] = [];
+    for (const item of seq.items) {
+      const resolved = this.resolve(item);
+      if (resolved) items.push(resolved);
+    }
+    return items;
   }
 
   /**
    * Where a node is written. `inner` skips the opening quote of a quoted scalar, so the position
    * is that of the text itself (`- "KEY=value"` points at K).
    */
-  place(node: unknown, inner = false): Place | undefined {
-    const range = (node as { range?: readonly [number, number, number] | null } | null)?.range;
-    if (!range) return undefined;
-    const quoted = isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE');
-    const start = inner && quoted ? range[0] + 1 : range[0];
-    const end = Math.max(start, inner && quoted ? range[1] - 1 : range[1]);
-    const from = linePos(this.lines, start);
-    const to = linePos(this.lines, end);
-    return { line: from.line, column: from.col, endLine: to.line, endColumn: to.col, offset: start };
+  place(node: YNode | undefined, inner = false): Place | undefined {
+    if (!node) return undefined;
+    const quoted =
+      node.kind === 'scalar' && (node.style === 'double-quoted' || node.style === 'single-quoted');
+    const start = inner && quoted ? node.start + 1 : node.start;
+    const end = Math.max(start, inner && quoted ? node.end - 1 : node.end);
+    const from = this.#lines.position(start);
+    const to = this.#lines.position(end);
+    return { line: from.line, column: from.column, endLine: to.line, endColumn: to.column, offset: start };
   }
 }
 

@@ -6,7 +6,7 @@ import type { Assessment } from '../../detect/index.ts';
 import { parseDotenv } from '../dotenv/parse.ts';
 import type { CheckContext, Checker } from '../types.ts';
 import { at, firstParseError, OncePerPlace, parseYamlStream, subjects } from '../yaml.ts';
-import type { YamlDocument } from '../yaml.ts';
+import type { YamlDocument, YMap } from '../yaml.ts';
 import { readEnvFileRefs } from './env-file.ts';
 import { expectedSecret, grantedSecretPaths, isGranted } from './secrets.ts';
 import { readVariables } from './variables.ts';
@@ -19,7 +19,7 @@ interface ServiceScope {
   /** env_file contents by path, read once per check. */
   readonly envFiles: Map<string, string | undefined>;
   readonly service: string;
-  readonly definition: unknown;
+  readonly definition: YMap;
 }
 
 export const checkCompose: Checker = (ctx) => {

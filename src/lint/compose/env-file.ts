@@ -1,5 +1,5 @@
 // `env_file:` in its three forms: a path, a list of paths, a list of `{ path, required }`.
-import type { Place, YamlDocument } from '../yaml.ts';
+import type { Place, YamlDocument, YNode } from '../yaml.ts';
 
 export interface EnvFileRef {
   readonly path: string;
@@ -7,7 +7,7 @@ export interface EnvFileRef {
   readonly place: Place;
 }
 
-export function readEnvFileRefs(doc: YamlDocument, node: unknown): EnvFileRef[] {
+export function readEnvFileRefs(doc: YamlDocument, node: YNode | undefined): EnvFileRef[] {
   const resolved = doc.resolve(node);
   const items = doc.seq(resolved) ? doc.items(resolved) : [resolved];
   const refs: EnvFileRef[] = [];

@@ -1,12 +1,12 @@
 // Which secret files a service can read: its `secrets:` list, short (`- db`) or long
 // (`- source: db` with optional `target:`). A top-level `secrets:` entry alone grants nothing.
 import { posix } from 'node:path';
-import type { YamlDocument } from '../yaml.ts';
+import type { YamlDocument, YNode } from '../yaml.ts';
 
 export const SECRETS_DIR = '/run/secrets/';
 
 /** Absolute paths of the secret files mounted into the service. */
-export function grantedSecretPaths(doc: YamlDocument, secretsNode: unknown): string[] {
+export function grantedSecretPaths(doc: YamlDocument, secretsNode: YNode | undefined): string[] {
   const paths: string[] = [];
   for (const item of doc.items(secretsNode)) {
     const short = doc.text(item);

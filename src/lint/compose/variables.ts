@@ -1,6 +1,6 @@
 // `environment:` and `build.args` in both of compose's forms: a mapping (`KEY: value`, `KEY:`) or a
 // list (`- KEY=value`, `- KEY`). Aliases and merge keys are resolved; positions stay where written.
-import type { Place, YamlDocument } from '../yaml.ts';
+import type { Place, YamlDocument, YNode } from '../yaml.ts';
 
 export interface ComposeVariable {
   readonly name: string;
@@ -11,13 +11,13 @@ export interface ComposeVariable {
 }
 
 /** Effective variables of an `environment:` or `args:` node; a later list item wins over an earlier one. */
-export function readVariables(doc: YamlDocument, node: unknown): ComposeVariable[] {
+export function readVariables(doc: YamlDocument, node: YNode | undefined): ComposeVariable[] {
   const byName = new Map<string, ComposeVariable>();
   if (doc.map(node)) {
     for (const entry of doc.entries(node)) {
       const value = doc.resolve(entry.value);
       // `KEY: {a: b}` is not a valid env value; compose rejects it, nothing to grade.
-      if (value !== null && value !== undefined && !doc.scalar(value)) continue;
+      if (value && value.kind !== 'scalar') continue;
       const place = doc.place(entry.keyNode, true);
       if (place) byName.set(entry.key, { name: entry.key, value: doc.text(value), place });
     }

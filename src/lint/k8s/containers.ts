@@ -4,7 +4,7 @@
 import { assessVariable } from '../../detect/index.ts';
 import type { NameOptions } from '../../detect/index.ts';
 import { at } from '../yaml.ts';
-import type { OncePerPlace, YamlDocument } from '../yaml.ts';
+import type { OncePerPlace, YamlDocument, YNode } from '../yaml.ts';
 
 const CONTAINER_LISTS = [
   ['containers', 'container'],
@@ -26,7 +26,7 @@ function quoted(text: string | undefined): string {
   return text === undefined ? '(unnamed)' : `"${text}"`;
 }
 
-export function checkPodSpec(scope: PodSpecScope, podSpec: unknown): void {
+export function checkPodSpec(scope: PodSpecScope, podSpec: YNode): void {
   const { doc } = scope;
   for (const [field, noun] of CONTAINER_LISTS) {
     for (const container of doc.items(doc.get(podSpec, field))) {
@@ -38,7 +38,7 @@ export function checkPodSpec(scope: PodSpecScope, podSpec: unknown): void {
   }
 }
 
-function checkEnv(scope: PodSpecScope, subject: string, envNode: unknown): void {
+function checkEnv(scope: PodSpecScope, subject: string, envNode: YNode | undefined): void {
   const { doc, found } = scope;
   for (const env of doc.items(envNode)) {
     if (!doc.map(env)) continue;
@@ -77,7 +77,7 @@ function checkEnv(scope: PodSpecScope, subject: string, envNode: unknown): void 
   }
 }
 
-function checkEnvFrom(scope: PodSpecScope, subject: string, envFromNode: unknown): void {
+function checkEnvFrom(scope: PodSpecScope, subject: string, envFromNode: YNode | undefined): void {
   const { doc, found } = scope;
   for (const source of doc.items(envFromNode)) {
     const secretRef = doc.entry(source, 'secretRef');

@@ -1,10 +1,10 @@
 // Which documents are Kubernetes objects envless checks, and where their pod specs live.
-import type { YamlDocument } from '../yaml.ts';
+import type { YamlDocument, YMap, YNode } from '../yaml.ts';
 
 export interface Manifest {
   readonly kind: string;
   readonly name: string | undefined;
-  readonly node: unknown;
+  readonly node: YMap;
 }
 
 /** Path from the object to its pod spec, by kind. */
@@ -24,7 +24,7 @@ export function isWorkloadKind(kind: string): boolean {
   return Object.hasOwn(POD_SPEC_PATHS, kind);
 }
 
-function stringField(doc: YamlDocument, node: unknown, key: string): string | undefined {
+function stringField(doc: YamlDocument, node: YNode | undefined, key: string): string | undefined {
   const value = doc.scalar(doc.get(node, key))?.value;
   return typeof value === 'string' ? value : undefined;
 }
@@ -33,9 +33,9 @@ function stringField(doc: YamlDocument, node: unknown, key: string): string | un
  * Every object in a document that has string `apiVersion` and `kind`, with `List` (and any
  * `*List`) items flattened. Each node is visited once, so aliases cannot loop or multiply.
  */
-export function manifestsIn(doc: YamlDocument, node: unknown, seen = new Set<unknown>()): Manifest[] {
-  const resolved = doc.resolve(node);
-  if (seen.has(resolved) || !doc.map(resolved)) return [];
+export function manifestsIn(doc: YamlDocument, node: YNode | undefined, seen = new Set<YNode>()): Manifest[] {
+  const resolved = doc.map(node);
+  if (!resolved || seen.has(resolved)) return [];
   seen.add(resolved);
   const apiVersion = stringField(doc, resolved, 'apiVersion');
   const kind = stringField(doc, resolved, 'kind');
@@ -48,10 +48,10 @@ export function manifestsIn(doc: YamlDocument, node: unknown, seen = new Set<unk
 }
 
 /** The pod spec of a workload object, or undefined for other kinds. */
-export function podSpecOf(doc: YamlDocument, manifest: Manifest): unknown {
+export function podSpecOf(doc: YamlDocument, manifest: Manifest): YMap | undefined {
   const path = POD_SPEC_PATHS[manifest.kind];
   if (!path) return undefined;
-  let node: unknown = manifest.node;
+  let node: YNode | undefined = manifest.node;
   for (const key of path) node = doc.get(node, key);
   return doc.map(node);
 }

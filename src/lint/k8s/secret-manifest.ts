@@ -2,7 +2,7 @@
 // `stringData` (plain text). Empty, placeholder and templated values are fine to commit.
 import { classifyLiteral } from '../../detect/index.ts';
 import { at } from '../yaml.ts';
-import type { OncePerPlace, YamlDocument } from '../yaml.ts';
+import type { OncePerPlace, YamlDocument, YMap } from '../yaml.ts';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -24,7 +24,7 @@ function holdsRealValue(value: string): boolean {
 export function checkSecretManifest(
   doc: YamlDocument,
   found: OncePerPlace,
-  secret: unknown,
+  secret: YMap,
   secretName: string | undefined,
 ): void {
   const owner = `Secret ${secretName === undefined ? '(unnamed)' : `"${secretName}"`}`;
