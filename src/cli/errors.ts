@@ -11,7 +11,11 @@ export type ErrorCode =
   | 'ENVLESS_INPUT_INVALID' // a file or manifest that cannot be parsed
   | 'ENVLESS_IO' // a file that cannot be read or written
   | 'ENVLESS_DOCKER_UNREACHABLE'
+  | 'ENVLESS_DOCKER_NOT_SWARM' // secrets sync needs a Swarm manager
+  | 'ENVLESS_DOCKER_FAILED' // the engine refused a request
   | 'ENVLESS_KUBE_UNREACHABLE'
+  | 'ENVLESS_KUBE_FORBIDDEN' // RBAC refused a request, or the credentials were rejected
+  | 'ENVLESS_KUBECONFIG_INVALID' // no kubeconfig, an unreadable one, or an unknown context
   | 'ENVLESS_DENIED'; // enforce mode denied an object
 
 const STATUS: Record<ErrorCode, number> = {
@@ -21,7 +25,11 @@ const STATUS: Record<ErrorCode, number> = {
   ENVLESS_INPUT_INVALID: EXIT.usage,
   ENVLESS_IO: EXIT.usage,
   ENVLESS_DOCKER_UNREACHABLE: EXIT.usage,
+  ENVLESS_DOCKER_NOT_SWARM: EXIT.usage,
+  ENVLESS_DOCKER_FAILED: EXIT.usage,
   ENVLESS_KUBE_UNREACHABLE: EXIT.usage,
+  ENVLESS_KUBE_FORBIDDEN: EXIT.usage,
+  ENVLESS_KUBECONFIG_INVALID: EXIT.usage,
   ENVLESS_DENIED: EXIT.findings,
 };
 

@@ -32,6 +32,8 @@ Options:
       --stdin-filename NAME  file name for input read from "-" (decides the file kind)
       --baseline FILE        ignore findings recorded in FILE
       --write-baseline FILE  record the current findings in FILE and exit 0
+      --fix                  first move secrets of compose files and Dockerfiles into secret files
+                             (as \`envless compose fix\` does; the report goes to standard error)
   -h, --help                 show this help
 
 Exit status: 0 no finding at --fail-on level, 1 findings, 2 usage error, missing path, invalid
@@ -52,6 +54,7 @@ function parse(args: string[]) {
         'stdin-filename': { type: 'string' },
         baseline: { type: 'string' },
         'write-baseline': { type: 'string' },
+        fix: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -91,6 +94,20 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
     throw usageError('--stdin-filename is only used with "-"');
 
   const config = loadConfig(io.cwd, values.config === undefined ? undefined : resolve(io.cwd, values.config));
+  if (values.fix) {
+    if (stdinCount > 0) throw usageError('--fix rewrites files and cannot be used with "-" (standard input)');
+    const { runLintFix } = await import('../fix/lint-cli.ts');
+    runLintFix(
+      paths,
+      {
+        cwd: io.cwd,
+        names: { allow: config.allow, deny: config.secrets },
+        ignorePatterns: config.ignore,
+        ignoreBase: config.dir,
+      },
+      io,
+    );
+  }
   const baseline = values.baseline === undefined ? undefined : loadBaseline(resolve(io.cwd, values.baseline));
   // Without --stdin-filename the content decides the kind, and findings name the file `<stdin>`.
   const inline =

@@ -8,9 +8,12 @@ export type Command = (args: string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   lint: async () => (await import('./lint.ts')).runLint,
+  compose: async () => (await import('./compose.ts')).runCompose,
   demo: async () => (await import('./demo.ts')).runDemo,
   mutate: async () => (await import('./mutate.ts')).runMutate,
   webhook: async () => (await import('./webhook.ts')).runWebhook,
+  k8s: async () => (await import('./k8s.ts')).runK8s,
+  docker: async () => (await import('./docker.ts')).runDocker,
 };
 
 const HELP = `envless: keep secrets out of environment variables in Docker and Kubernetes
@@ -18,11 +21,17 @@ const HELP = `envless: keep secrets out of environment variables in Docker and K
 Usage: envless <command> [options]
 
 Commands:
+  compose fix           move secrets in compose files into compose secrets (files);
+                        \`envless compose --help\`
   demo                  lint an embedded sample project and convert its Deployment (no cluster)
   lint [PATH...]        check Dockerfiles, compose files, Kubernetes manifests and .env files
                         (alias: lint-compose); run \`envless lint --help\` for options
   mutate -f FILE|-      convert secret env vars in Kubernetes manifests into secret files
   webhook               run the Kubernetes admission webhook (HTTPS); \`envless webhook --help\`
+  k8s audit             list workloads that get secrets through env vars, and what the webhook
+                        would change (current kubeconfig); \`envless k8s audit --help\`
+  docker secrets sync   create Swarm secrets from a .env file, rotating services onto new values
+  docker audit          find secrets in running containers, images and image history
 
 Options:
   -h, --help            show this help

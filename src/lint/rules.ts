@@ -4,7 +4,8 @@ import type { FileKind, Severity } from './types.ts';
 
 export interface RuleMeta {
   readonly id: string;
-  readonly kind: FileKind | 'any';
+  /** The file kind it checks; `docker-engine` for `envless docker audit` (live containers and images). */
+  readonly kind: FileKind | 'any' | 'docker-engine';
   readonly severity: Severity;
   /** One line: what the rule finds. */
   readonly description: string;
@@ -146,6 +147,31 @@ export const RULES = [
     description: 'An example env file (.env.example, .env.sample, .env.template) holds a real-looking secret',
     help: 'Example files are committed on purpose; they should list keys with empty values or obvious placeholders.',
     fix: 'replace the value with an empty value or a placeholder, and rotate it',
+  },
+  {
+    id: 'docker/container-env-secret',
+    kind: 'docker-engine',
+    severity: 'error',
+    description: "A running container's environment holds a secret",
+    help: "Anything in a container's environment is shown by `docker inspect`, readable in /proc/1/environ and inherited by every child process. Give the secret to the container as a file (a Swarm or compose secret under /run/secrets/) and point the app at it with X_FILE; rotate the exposed value.",
+    fix: 'pass the secret as a file under /run/secrets/ and set X_FILE; rotate the value',
+  },
+  {
+    id: 'docker/image-env-secret',
+    kind: 'docker-engine',
+    severity: 'error',
+    description: "An image's config sets a secret environment variable",
+    help: 'ENV values are part of the image config: everyone who can pull the image can read them, and every container started from it gets them. Rebuild without the ENV, pass the secret at run time as a file, and rotate it.',
+    fix: 'rebuild without the ENV, pass the secret at run time as a file, and rotate it',
+  },
+  {
+    id: 'docker/image-history-secret',
+    kind: 'docker-engine',
+    severity: 'error',
+    description:
+      "An image's history records a secret (build argument, ARG default, ENV or a credential in a build step)",
+    help: '`docker history --no-trunc` shows the build arguments used by each RUN step and the text of every instruction. Rebuild with `RUN --mount=type=secret` (BuildKit) instead of build arguments, and rotate the value.',
+    fix: 'rebuild with RUN --mount=type=secret instead of build arguments, and rotate the value',
   },
   {
     id: 'parse-error',

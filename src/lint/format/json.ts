@@ -20,7 +20,7 @@ export function formatJson(findings: readonly Finding[], summary: LintSummary): 
 }
 
 /** Exactly these keys, in this order; optional ones only when set. Never anything unmasked. */
-function findingToJson(finding: Finding): Record<string, string | number> {
+export function findingToJson(finding: Finding): Record<string, string | number> {
   const json: Record<string, string | number> = {
     ruleId: finding.ruleId,
     severity: finding.severity,

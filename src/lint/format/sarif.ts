@@ -91,6 +91,8 @@ function result(finding: Finding, ruleIndex: number | undefined): object {
  */
 function artifactLocation(file: string): { uri: string; uriBaseId?: string } {
   const path = normalizeFilePath(file);
+  // Already an absolute URI (`k8s://namespace/Kind/name` from `envless k8s audit`): as it is.
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]+:\/\//.test(path)) return { uri: path };
   if (path.startsWith('/') || /^[a-zA-Z]:\//.test(path)) return { uri: pathToFileURL(path).href };
   return { uri: path.split('/').map(encodeURIComponent).join('/'), uriBaseId: '%SRCROOT%' };
 }

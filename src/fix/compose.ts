@@ -1,0 +1,326 @@
+// `envless compose fix`: every secret environment variable of a service (decided by the linter's
+// rule, `assessVariable(..., 'compose-env')`) becomes a compose secret mounted as a file:
+//
+//   environment:                         environment:
+//     DB_PASSWORD: hunter2-but-long  ->    DB_PASSWORD_FILE: /run/secrets/db_password
+//                                        secrets: [db_password]          (the grant)
+//                                      secrets: { db_password: { file: ./secrets/db_password } }
+//
+// A literal moves to a file under the secrets directory, `${VAR}` and a bare `KEY` become
+// `environment:`-sourced secrets, `--external` makes Swarm-external ones. Secret `build.args`
+// become `build.secrets`, with the Dockerfile's `ARG` turned into `RUN --mount=type=secret`.
+//
+// A variable written once under a YAML anchor or merge key (`<<: *common`) is converted where it is
+// written, and every service that ends up with the `_FILE` variable is granted the secret, so no
+// service keeps the secret in its environment and none points at a file it cannot read.
+import { join } from 'node:path';
+import { isMap } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+import { CliError } from '../cli/errors.ts';
+import type { NameOptions } from '../detect/index.ts';
+import { planBuildArgs } from './compose-build.ts';
+import {
+  nameNode,
+  servicesLabel,
+  type Candidate,
+  type ConversionContext,
+  type ConvertibleSource,
+} from './compose-context.ts';
+import { planEnvironment } from './compose-environment.ts';
+import { planDefinitions, planGrants } from './compose-grants.ts';
+import { ComposeReader } from './compose-read.ts';
+import { parseCompose, secretsIn } from './compose-secrets.ts';
+import { displayPath, type ProjectFiles } from './files.ts';
+import type { ValueSource } from './interpolation.ts';
+import { definitionValue, nameCandidates, SecretRegistry, type Wanted } from './secret-registry.ts';
+import {
+  applySplices,
+  applyToTree,
+  CannotSplice,
+  detectStyle,
+  documentValues,
+  finalLineBreak,
+  printTree,
+  readsAs,
+  splicesFor,
+  type Splice,
+  type YamlEdit,
+  type YamlStyle,
+} from './yaml-edit.ts';
+
+export interface ComposeFixOptions {
+  readonly names: NameOptions;
+  /** Absolute directory that receives literal values, one file per secret. */
+  readonly secretsDir: string;
+  /** Make every new secret `external: true` (Swarm); literal values are still saved to files. */
+  readonly external: boolean;
+  /** Relative paths in every compose file resolve from here: the first file's directory. */
+  readonly projectDir: string;
+}
+
+/** One line of the fix's report, located in a file. */
+export interface FixMessage {
+  readonly file: string;
+  readonly line?: number;
+  readonly text: string;
+}
+
+export interface ComposeFixResult {
+  readonly converted: FixMessage[];
+  readonly notes: FixMessage[];
+  readonly skipped: FixMessage[];
+  /** Every secret value met (converted or left): masked wherever text is shown. */
+  readonly sensitive: string[];
+  /** Secret files the fix writes (absolute). */
+  readonly secretFiles: string[];
+  /** Some secret now comes from the environment that runs compose (often `.env`). */
+  environmentSourced: boolean;
+  /** Secret build args left in compose, by Dockerfile: that Dockerfile must keep their ARGs. */
+  readonly keptBuildArgs: Map<string, Set<string>>;
+}
+
+/** Plans the fix of the compose files of one project; reads and writes go through `files`. */
+export function fixComposeFiles(
+  composeFiles: readonly string[],
+  options: ComposeFixOptions,
+  files: ProjectFiles,
+): ComposeFixResult {
+  const result: ComposeFixResult = {
+    converted: [],
+    notes: [],
+    skipped: [],
+    sensitive: [],
+    secretFiles: [],
+    environmentSourced: false,
+    keptBuildArgs: new Map(),
+  };
+  const registry = new SecretRegistry(files);
+  const parsed = composeFiles.map((path) => parseComposeFile(path, files));
+  for (const file of parsed)
+    for (const doc of file.docs) registry.collect(new ComposeReader(doc), options.projectDir);
+  for (const file of parsed) {
+    const planner = new FilePlanner(file, options, files, registry, result);
+    const text = planner.plan();
+    if (text !== file.text) files.write(file.path, text);
+  }
+  return result;
+}
+
+interface ParsedCompose {
+  readonly path: string;
+  readonly display: string;
+  readonly text: string;
+  readonly docs: Document.Parsed[];
+  readonly lines: LineCounter;
+}
+
+function parseComposeFile(path: string, files: ProjectFiles): ParsedCompose {
+  const display = displayPath(path, files.cwd);
+  const text = files.read(path);
+  if (text === undefined) throw new CliError('ENVLESS_PATH_NOT_FOUND', `${display}: no such file`);
+  const { docs, lines } = parseCompose(text);
+  const error = docs.flatMap((doc) => doc.errors)[0];
+  if (error) {
+    const { line, col } = lines.linePos(error.pos[0]);
+    // The first line of the message only: pretty errors quote the source, which may hold a secret.
+    throw new CliError(
+      'ENVLESS_INPUT_INVALID',
+      `${display}:${line}:${col}: invalid YAML: ${error.message.split('\n')[0]}`,
+    );
+  }
+  for (const doc of docs) {
+    if (doc.contents !== null && !isMap(doc.contents)) {
+      const line = lines.linePos(doc.contents.range?.[0] ?? 0).line;
+      throw new CliError(
+        'ENVLESS_INPUT_INVALID',
+        `${display}:${line}: a compose file is a mapping (services:, secrets:, ...)`,
+      );
+    }
+  }
+  return { path, display, text, docs, lines };
+}
+
+/** Plans the edits of one compose file and returns its new text. */
+class FilePlanner implements ConversionContext {
+  readonly options: ComposeFixOptions;
+  readonly files: ProjectFiles;
+  readonly result: ComposeFixResult;
+  readonly #file: ParsedCompose;
+  readonly #registry: SecretRegistry;
+  readonly #style: YamlStyle;
+  /** Secrets the current document introduces: their top-level definitions are added to it. */
+  #added: { name: string; wanted: Wanted }[] = [];
+  readonly #splices: Splice[] = [];
+  #spliceable = true;
+  /** `service\0kind\0name` of every secret left as is, for the final self-check. */
+  readonly #left = new Set<string>();
+
+  constructor(
+    file: ParsedCompose,
+    options: ComposeFixOptions,
+    files: ProjectFiles,
+    registry: SecretRegistry,
+    result: ComposeFixResult,
+  ) {
+    this.#file = file;
+    this.options = options;
+    this.files = files;
+    this.#registry = registry;
+    this.result = result;
+    this.#style = detectStyle(file.text, file.docs);
+    // Lines inserted at the end need the last line ended first (a no-op when the file is unchanged).
+    const lineBreak = finalLineBreak(file.text, this.#style);
+    if (lineBreak) this.#splices.push(lineBreak);
+  }
+
+  plan(): string {
+    let changed = false;
+    for (const doc of this.#file.docs) changed = this.#planDocument(doc) || changed;
+    if (!changed) return this.#file.text;
+    const expected = documentValues(this.#file.docs);
+    let text: string | undefined;
+    if (this.#spliceable) {
+      try {
+        text = applySplices(this.#file.text, this.#splices);
+      } catch (error) {
+        if (!(error instanceof CannotSplice)) throw error;
+      }
+    }
+    if (text === undefined || !readsAs(text, expected)) {
+      text = printTree(this.#file.docs, this.#style);
+      this.result.notes.push({
+        file: this.#file.display,
+        text: 'this layout (a flow collection with comments, or keys sharing a line) could not be edited in place, so the whole file was printed again: comments and values are kept, spacing may differ',
+      });
+    }
+    if (!readsAs(text, expected))
+      throw new Error(`${this.#file.display}: the rewritten file does not read as planned`);
+    this.#selfCheck(text);
+    return text;
+  }
+
+  #line(node: unknown): number | undefined {
+    const range = (node as { range?: readonly number[] | null } | null)?.range;
+    return range?.[0] === undefined ? undefined : this.#file.lines.linePos(range[0]).line;
+  }
+
+  message(node: unknown, text: string): FixMessage {
+    const line = this.#line(node);
+    return { file: this.#file.display, ...(line !== undefined ? { line } : {}), text };
+  }
+
+  #edit(edits: readonly YamlEdit[], doc: Document.Parsed): void {
+    for (const edit of edits) {
+      try {
+        if (this.#spliceable) this.#splices.push(...splicesFor(this.#file.text, edit, this.#style));
+      } catch (error) {
+        if (!(error instanceof CannotSplice)) throw error;
+        this.#spliceable = false;
+      }
+    }
+    applyToTree(doc, edits);
+  }
+
+  #planDocument(doc: Document.Parsed): boolean {
+    if (!isMap(doc.contents)) return false;
+    const reader = new ComposeReader(doc);
+    const services = reader.services();
+    this.#added = [];
+    const claimed = new Set<string>();
+
+    // Phase 1: rewrite the variables where they are written.
+    const envEdits = planEnvironment(this, reader, services, claimed);
+    const buildEdits = planBuildArgs(this, reader, services);
+    const phase1 = [...envEdits, ...buildEdits];
+    if (phase1.length === 0) return false;
+    this.#edit(phase1, doc);
+
+    // Phase 2: grant the secrets to every service whose environment now names their files.
+    const after = new ComposeReader(doc);
+    const definitions = this.#added.map(({ name, wanted }) => ({
+      name,
+      value: definitionValue(wanted, this.options.projectDir),
+    }));
+    this.#edit([...planGrants(after, claimed), ...planDefinitions(after, definitions)], doc);
+    return true;
+  }
+
+  // ---- what the steps report to (ConversionContext) ------------------------------------------------
+
+  remember(candidate: Candidate, source: ValueSource): void {
+    const { variable, assessment } = candidate;
+    if (assessment.secret) this.result.sensitive.push(assessment.secret);
+    // A literal is masked whole; a template only where it holds a secret (`assessment.secret`).
+    if (source.kind === 'literal' && source.value !== '')
+      this.result.sensitive.push(source.value, variable.value!);
+  }
+
+  skip(candidate: Candidate, kind: 'env' | 'arg', reason: string): void {
+    const { variable, services } = candidate;
+    for (const service of services) this.#left.add(`${service.name}\0${kind}\0${variable.name}`);
+    const what = kind === 'env' ? variable.name : `build arg ${variable.name}`;
+    this.result.skipped.push(
+      this.message(nameNode(variable), `${what} of ${servicesLabel(services)} left as is: ${reason}`),
+    );
+  }
+
+  claim(base: string, service: string, source: ConvertibleSource): { name: string; wanted: Wanted } {
+    const claim = this.#registry.claim(nameCandidates(base, service), (name) => this.#wanted(source, name));
+    if (claim.added) this.#added.push({ name: claim.name, wanted: claim.wanted });
+    if (claim.wanted.definition.environment !== undefined) this.result.environmentSourced = true;
+    this.#saveValue(claim.wanted);
+    return claim;
+  }
+
+  #wanted(source: ConvertibleSource, name: string): Wanted {
+    if (source.kind === 'variable') {
+      return { definition: this.options.external ? { external: true } : { environment: source.variable } };
+    }
+    const file = { path: join(this.options.secretsDir, name), content: source.value };
+    return { definition: this.options.external ? { external: true } : { file: file.path }, file };
+  }
+
+  #saveValue(wanted: Wanted): void {
+    const file = wanted.file;
+    if (!file) return;
+    if (this.files.read(file.path) !== file.content)
+      this.files.write(file.path, file.content, { secret: true });
+    if (!this.result.secretFiles.includes(file.path)) this.result.secretFiles.push(file.path);
+  }
+
+  show(path: string): string {
+    return displayPath(path, this.files.cwd);
+  }
+
+  describe(name: string, wanted: Wanted, source: ValueSource): string {
+    const definition = wanted.definition;
+    if (definition.external) {
+      const from = wanted.file
+        ? `docker secret create ${name} ${this.show(wanted.file.path)}`
+        : `printf %s "$${source.kind === 'variable' ? source.variable : name}" | docker secret create ${name} -`;
+      return `external secret ${name}; create it with: ${from}`;
+    }
+    if (definition.file !== undefined) return `secret ${name}, value moved to ${this.show(definition.file)}`;
+    return `secret ${name}, read from $${definition.environment} when compose starts`;
+  }
+
+  keep(dockerfile: string, candidates: readonly Candidate[]): void {
+    if (candidates.length === 0) return;
+    const names = this.result.keptBuildArgs.get(dockerfile) ?? new Set<string>();
+    for (const candidate of candidates) names.add(candidate.variable.name);
+    this.result.keptBuildArgs.set(dockerfile, names);
+  }
+
+  // ---- self-check ----------------------------------------------------------------------------------
+
+  /** Every secret still in an environment or build args must be one the fix reported as left. */
+  #selfCheck(text: string): void {
+    const remaining = secretsIn(text, this.options.names).filter((key) => !this.#left.has(key));
+    if (remaining.length > 0) {
+      const names = remaining.map((key) => key.split('\0').join(' '));
+      throw new Error(
+        `${this.#file.display}: the fix left ${names.join(', ')} unconverted without saying why`,
+      );
+    }
+  }
+}

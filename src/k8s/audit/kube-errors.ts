@@ -1,0 +1,67 @@
+// Failed list calls as CLI errors that say what to do: which server could not be reached, which
+// verb on which resource RBAC refused (with the `kubectl auth can-i` line to check it), which
+// credentials were rejected. Pure: it reads the error objects @kubernetes/client-node throws
+// (ApiException: numeric `code`, Status JSON `body`; fetch failures: `cause` with a code).
+import { CliError } from '../../cli/errors.ts';
+import { apiMessage, apiStatus } from '../client.ts';
+
+/** One list call that failed. */
+export interface FailedList {
+  /** `pods`, `deployments.apps`, `cronjobs.batch`. */
+  readonly resource: string;
+  /** undefined: all namespaces. */
+  readonly namespace?: string;
+  readonly error: unknown;
+}
+
+function causeText(error: unknown): string {
+  let text = error instanceof Error ? error.message : String(error);
+  // fetch wraps the real reason (ECONNREFUSED, a certificate error) in `cause`, possibly twice.
+  for (let cause = (error as { cause?: unknown } | null)?.cause, depth = 0; cause && depth < 3; depth++) {
+    if (cause instanceof Error) text = cause.message || text;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return text;
+}
+
+function where(namespace: string | undefined): string {
+  return namespace === undefined ? 'in all namespaces' : `in namespace "${namespace}"`;
+}
+
+function canI(resource: string, namespace: string | undefined): string {
+  return `kubectl auth can-i list ${resource} ${namespace === undefined ? '--all-namespaces' : `-n ${namespace}`}`;
+}
+
+/** The one error that best explains a set of failed list calls against `server`. */
+export function listError(server: string, failures: readonly FailedList[]): CliError {
+  const forbidden = failures.filter((f) => apiStatus(f.error) === 403);
+  if (forbidden.length > 0) {
+    const first = forbidden[0]!;
+    const refused = forbidden.map((f) => f.resource).join(', ');
+    return new CliError(
+      'ENVLESS_KUBE_FORBIDDEN',
+      `RBAC on ${server} refuses to list ${refused} ${where(first.namespace)}: ${apiMessage(first.error)}. ` +
+        `The audit needs list on pods, deployments, statefulsets, daemonsets, replicasets, jobs and cronjobs ` +
+        `(check with \`${canI(first.resource, first.namespace)}\`)`,
+    );
+  }
+  const unauthorized = failures.find((f) => apiStatus(f.error) === 401);
+  if (unauthorized) {
+    return new CliError(
+      'ENVLESS_KUBE_FORBIDDEN',
+      `${server} rejected the credentials of the kubeconfig (401 Unauthorized): log in again or check the context's user`,
+    );
+  }
+  const first = failures[0];
+  const status = first ? apiStatus(first.error) : undefined;
+  if (first && status !== undefined) {
+    return new CliError(
+      'ENVLESS_KUBE_UNREACHABLE',
+      `listing ${first.resource} ${where(first.namespace)} on ${server} failed with HTTP ${status}: ${apiMessage(first.error)}`,
+    );
+  }
+  return new CliError(
+    'ENVLESS_KUBE_UNREACHABLE',
+    `cannot reach the Kubernetes API server at ${server}: ${first ? causeText(first.error) : 'no answer'}`,
+  );
+}

@@ -1,0 +1,91 @@
+// Runs `envless` commands in-process with a fake CliIO on temporary projects, and reads them back.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { runCompose } from '../../src/cli/compose.ts';
+import { CliError } from '../../src/cli/errors.ts';
+import type { CliIO } from '../../src/cli/io.ts';
+import { main } from '../../src/cli/main.ts';
+import { loadConfig, nameOptions } from '../../src/lint/config.ts';
+import { lintFiles } from '../../src/lint/run.ts';
+import type { Finding } from '../../src/lint/types.ts';
+
+export interface Run {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export const lines = (...rows: string[]): string => `${rows.join('\n')}\n`;
+
+/** A temporary project directory holding `files`. */
+export function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'envless-fix-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+
+function fakeIO(cwd: string): { io: CliIO; out: () => Run['stdout']; err: () => Run['stderr'] } {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIO = {
+    cwd,
+    env: {},
+    stdoutIsTTY: false,
+    writeOut: (text) => void (stdout += text),
+    writeErr: (text) => void (stderr += text),
+    readStdin: async () => '',
+  };
+  return { io, out: () => stdout, err: () => stderr };
+}
+
+/** `envless compose ARGS` in `dir`; a CliError becomes its exit status and message on stderr. */
+export async function compose(dir: string, ...args: string[]): Promise<Run> {
+  const { io, out, err } = fakeIO(dir);
+  try {
+    const status = await runCompose(args, io);
+    return { status, stdout: out(), stderr: err() };
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    return { status: error.status, stdout: out(), stderr: `${err()}${error.message}\n` };
+  }
+}
+
+/** `envless ARGS` through main(), as the shell runs it. */
+export async function envless(dir: string, ...args: string[]): Promise<Run> {
+  const { io, out, err } = fakeIO(dir);
+  const status = await main(args, { io });
+  return { status, stdout: out(), stderr: err() };
+}
+
+export function read(dir: string, name: string): string {
+  return readFileSync(join(dir, name), 'utf8');
+}
+
+/** Every file under `dir` with its content and mode, to prove that nothing changed. */
+export function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const walk = (at: string): void => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const path = join(at, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else
+        files[relative(dir, path)] =
+          `${(statSync(path).mode & 0o777).toString(8)} ${readFileSync(path, 'utf8')}`;
+    }
+  };
+  walk(dir);
+  return files;
+}
+
+/** The linter's findings for `dir`, with the project's .envless.yaml in effect. */
+export function lintFindings(dir: string): Finding[] {
+  return lintFiles(['.'], {
+    cwd: dir,
+    names: nameOptions(loadConfig(dir, undefined, { cwd: dir })),
+    rules: {},
+  }).findings;
+}
