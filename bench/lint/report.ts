@@ -101,7 +101,7 @@ export function renderSection(input: SectionInput): string {
   );
   if (input.rows.some((r) => r.tool === 'yaml parse only')) {
     out.push(
-      '- "yaml parse only" reads every file and parses the compose files and Kubernetes manifests (by name and content, as envless finds them) with the `yaml` package envless uses, checking nothing: the floor for a linter built on that parser.',
+      '- "yaml parse only" reads every file and parses the compose files and Kubernetes manifests (by name and content, as envless finds them) with the envless positional YAML reader (js-yaml plus a position tree), checking nothing: what envless pays before its first rule runs.',
     );
   }
   out.push(

@@ -62,13 +62,13 @@ export function readOnlyTool(ctx: ToolContext): Tool {
   };
 }
 
-/** Read everything and parse the compose files and manifests with `yaml`, checking nothing. */
+/** Read everything and parse the compose files and manifests with the linter's reader, checking nothing. */
 export function yamlOnlyTool(ctx: ToolContext): Tool {
   const script = 'bench/lint/yaml-only.ts';
-  const pkg = readJson(join(ctx.repoRoot, 'node_modules', 'yaml', 'package.json')) as { version?: string };
+  const pkg = readJson(join(ctx.repoRoot, 'node_modules', 'js-yaml', 'package.json')) as { version?: string };
   return {
     name: 'yaml parse only',
-    version: `yaml ${pkg.version ?? '?'}`,
+    version: `js-yaml ${pkg.version ?? '?'}`,
     command: ctx.node,
     args: [script, ctx.corpus],
     display: `node ${script} ${ctx.corpus}`,

@@ -1,12 +1,12 @@
 // A second floor for the linter benchmark: read every file like read-only.ts, and parse the ones a
 // linter must parse as YAML (compose files by name, Kubernetes manifests by content) with the
-// `yaml` package envless uses, building documents with positions. Nothing is checked: this is
-// what any linter built on that parser pays before its first rule runs.
+// linter's own positional reader (src/lint/yaml.ts: js-yaml plus the position tree). Nothing is
+// checked: this is what envless pays before its first rule runs.
 //
 //   node bench/lint/yaml-only.ts DIR   ->   {"files":N,"bytes":N,"parsed":N,"documents":N}
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { parseYamlStream } from '../../src/lint/yaml.ts';
 
 const COMPOSE = /^(?:compose(?:\.[^/]+)?|docker-compose[^/]*)\.ya?ml$/i;
 const YAML = /\.ya?ml$/i;
@@ -32,11 +32,7 @@ function main(root: string): void {
       bytes += Buffer.byteLength(text);
       if (!YAML.test(entry.name) || (!COMPOSE.test(entry.name) && !MANIFEST.test(text))) continue;
       parsed++;
-      documents += parseAllDocuments(text, {
-        merge: true,
-        prettyErrors: false,
-        lineCounter: new LineCounter(),
-      }).length;
+      documents += parseYamlStream(text).documents.length;
     }
   }
   process.stdout.write(JSON.stringify({ files, bytes, parsed, documents }) + '\n');

@@ -236,7 +236,27 @@ function isGlued(word: string): boolean {
   return GLUED_SUFFIXES.some((suffix) => word.length > suffix.length && word.endsWith(suffix));
 }
 
-export function analyzeName(name: string, options: NameOptions = {}): NameAnalysis {
+// Names repeat across files and pods: remember verdicts per options object (bounded).
+const NO_OPTIONS: NameOptions = {};
+const verdictCache = new WeakMap<NameOptions, Map<string, NameAnalysis>>();
+const CACHE_LIMIT = 20_000;
+
+export function analyzeName(name: string, options: NameOptions = NO_OPTIONS): NameAnalysis {
+  let cache = verdictCache.get(options);
+  if (!cache) {
+    cache = new Map();
+    verdictCache.set(options, cache);
+  }
+  let verdict = cache.get(name);
+  if (verdict === undefined) {
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    verdict = analyzeNameUncached(name, options);
+    cache.set(name, verdict);
+  }
+  return verdict;
+}
+
+function analyzeNameUncached(name: string, options: NameOptions): NameAnalysis {
   const tokens = tokenizeName(name);
   const buildkit = buildkitFlags(name);
   const result = (secret: boolean, reason: string): NameAnalysis => ({

@@ -2,7 +2,7 @@
 // then once per repository for the tracked files and once per file for ignore rules.
 import { execFileSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve, sep } from 'node:path';
 import type { GitFacts } from './types.ts';
 
 function git(cwd: string, args: string[]): { status: number; stdout: string } {
@@ -23,6 +23,8 @@ function git(cwd: string, args: string[]): { status: number; stdout: string } {
 interface Repo {
   readonly top: string;
   tracked?: ReadonlySet<string>;
+  /** Ignored files and (with a trailing slash) whole ignored directories, relative to `top`. */
+  ignored?: ReadonlySet<string>;
 }
 
 function realpath(path: string): string {
@@ -60,11 +62,20 @@ export function gitFacts(cwd: string): GitFacts {
       return repo.tracked.has(abs);
     },
     isIgnored(path) {
-      const abs = resolve(cwd, path);
-      const dir = dirname(abs);
-      if (!repoFor(dir)) return undefined;
-      const { status } = git(dir, ['check-ignore', '-q', '--', abs]);
-      return status === 0 ? true : status === 1 ? false : undefined;
+      const abs = realpath(resolve(cwd, path));
+      const repo = repoFor(dirname(abs));
+      if (!repo) return undefined;
+      // One listing per repository instead of one `git check-ignore` per file.
+      if (!repo.ignored) {
+        const args = ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'];
+        repo.ignored = new Set(git(repo.top, args).stdout.split('\0').filter(Boolean));
+      }
+      const rel = relative(realpath(repo.top), abs).split(sep).join('/');
+      if (repo.ignored.has(rel)) return true;
+      for (let i = rel.indexOf('/'); i >= 0; i = rel.indexOf('/', i + 1)) {
+        if (repo.ignored.has(rel.slice(0, i + 1))) return true;
+      }
+      return false;
     },
   };
 }
