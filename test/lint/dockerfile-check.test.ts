@@ -527,3 +527,27 @@ describe('realistic Dockerfiles', () => {
     expect(check(text)).toEqual([]);
   });
 });
+
+describe('LABEL keys that name a secret', () => {
+  it('flags a literal under a secret-named label key, not metadata labels', async () => {
+    const { checkDockerfile } = await import('../../src/lint/dockerfile/check.ts');
+    const text = [
+      'FROM alpine',
+      'LABEL com.example.deploy-token="Zr8kP2mQ9xW4vT7n" \\',
+      '      org.opencontainers.image.authors="ops@example.com" \\',
+      '      com.example.token-url="https://auth.example.com" \\',
+      '      com.example.api-key="<set at deploy>"',
+    ].join('\n');
+    const out: { ruleId: string; key?: string; line: number; column: number }[] = [];
+    checkDockerfile({
+      file: { path: 'Dockerfile', displayPath: 'Dockerfile', text, kind: 'dockerfile' },
+      names: {},
+      report: (f) => out.push(f),
+      readRelative: () => undefined,
+      git: { isTracked: () => undefined, isIgnored: () => undefined },
+    });
+    expect(out.map((f) => [f.ruleId, f.key, f.line])).toEqual([
+      ['dockerfile/secret-value', 'com.example.deploy-token', 2],
+    ]);
+  });
+});

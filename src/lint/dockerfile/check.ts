@@ -43,7 +43,7 @@ function checkInstruction(ctx: CheckContext, instruction: Instruction, scope: Sc
       return;
     }
     case 'LABEL':
-      for (const finding of labelSecrets(instruction, scope.prefix)) ctx.report(finding);
+      for (const finding of labelSecrets(instruction, scope.prefix, ctx.names)) ctx.report(finding);
       return;
     case 'COPY':
     case 'ADD':

@@ -1,7 +1,13 @@
 // dockerfile/secret-value: credential-shaped text (provider tokens, passwords in URLs, private
 // keys, ...) written into LABEL values, RUN commands, heredoc bodies and other instructions.
 // Each finding points at the secret itself. ENV and ARG values are the variable rules' job.
-import { findSecretsInText, type SecretMatch } from '../../detect/index.ts';
+import {
+  analyzeName,
+  classifyLiteral,
+  findSecretsInText,
+  type NameOptions,
+  type SecretMatch,
+} from '../../detect/index.ts';
 import type { RawFinding } from '../types.ts';
 import {
   endPositionInValue,
@@ -63,13 +69,48 @@ function finding(
 }
 
 /** Secrets in the values of a LABEL instruction. */
-export function labelSecrets(instruction: Instruction, prefix: string): RawFinding[] {
-  return instruction.pairs.flatMap((pair) => pairSecrets(instruction, pair, prefix));
+export function labelSecrets(
+  instruction: Instruction,
+  prefix: string,
+  names: NameOptions = {},
+): RawFinding[] {
+  return instruction.pairs.flatMap((pair) => pairSecrets(instruction, pair, prefix, names));
 }
 
-function pairSecrets(instruction: Instruction, pair: KeyValue, prefix: string): RawFinding[] {
+function pairSecrets(
+  instruction: Instruction,
+  pair: KeyValue,
+  prefix: string,
+  names: NameOptions,
+): RawFinding[] {
   if (!pair.value) return [];
-  return findSecretsInText(pair.value).map((match) =>
+  const matches = findSecretsInText(pair.value);
+  // A label whose key names a secret (`com.example.deploy-token`) and whose value is a literal
+  // (not a placeholder, path or URL) is baked into the image config like an ENV.
+  if (
+    matches.length === 0 &&
+    analyzeName(pair.key, names).secret &&
+    classifyLiteral(pair.value) === 'literal'
+  ) {
+    const start = positionInValue(instruction.source, pair, 0);
+    const end = endPositionInValue(instruction.source, pair, pair.value.length);
+    return [
+      finding(
+        {
+          provider: 'secret-label',
+          description: 'secret',
+          start: 0,
+          end: pair.value.length,
+          secret: pair.value,
+        },
+        start,
+        end,
+        `${prefix}LABEL "${pair.key}" holds a secret (the key says ${analyzeName(pair.key, names).reason}); ${storedIn('LABEL')}`,
+        { key: pair.key },
+      ),
+    ];
+  }
+  return matches.map((match) =>
     finding(
       match,
       positionInValue(instruction.source, pair, match.start),
