@@ -529,8 +529,7 @@ describe('realistic Dockerfiles', () => {
 });
 
 describe('LABEL keys that name a secret', () => {
-  it('flags a literal under a secret-named label key, not metadata labels', async () => {
-    const { checkDockerfile } = await import('../../src/lint/dockerfile/check.ts');
+  it('flags a literal under a secret-named label key, not metadata labels', () => {
     const text = [
       'FROM alpine',
       'LABEL com.example.deploy-token="Zr8kP2mQ9xW4vT7n" \\',
