@@ -6,7 +6,7 @@ import { loadBaseline, writeBaseline } from '../lint/baseline.ts';
 import { loadConfig } from '../lint/config.ts';
 import { MissingPathError } from '../lint/discover.ts';
 import { formatFindings, type LintSummary } from '../lint/format/index.ts';
-import { lintFiles } from '../lint/run.ts';
+import { lintFilesParallel } from '../lint/run.ts';
 import type { Severity } from '../lint/types.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import { useColor, type CliIO } from './io.ts';
@@ -115,7 +115,7 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
 
   let outcome;
   try {
-    outcome = lintFiles(
+    outcome = await lintFilesParallel(
       paths.filter((p) => p !== '-'),
       {
         cwd: io.cwd,

@@ -1,7 +1,9 @@
 // The lint pipeline: discover -> read -> check (per file kind) -> configure severities -> drop
 // suppressed and baselined findings -> fingerprint -> mask. Formatting is the caller's job.
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { maskSecret, maskWithin, type NameOptions } from '../detect/index.ts';
 import { checkCompose } from './compose/check.ts';
 import {
@@ -67,9 +69,12 @@ export interface LintOutcome {
   readonly baselined: number;
 }
 
-interface Checked {
-  readonly file: SourceFile;
+/** What checking one file yields: plain data, so it can cross a worker-thread boundary. */
+export interface FileResult {
+  readonly displayPath: string;
+  /** Findings left after rules turned off and inline `envless-ignore` comments. */
   readonly raw: RawFinding[];
+  readonly suppressed: number;
 }
 
 function stripBom(text: string): string {
@@ -121,19 +126,29 @@ function checkFile(file: SourceFile, names: NameOptions, git: GitFacts): RawFind
   return raw;
 }
 
-/** Lints files on disk and inline sources. Throws MissingPathError for a path that does not exist. */
-export function lintFiles(
-  paths: readonly string[],
-  settings: LintSettings,
-  inline: readonly InlineSource[] = [],
-): LintOutcome {
-  const git = settings.git ?? gitFacts(settings.cwd);
-  const checked: Checked[] = [];
-  const candidates = discover(paths, {
-    cwd: settings.cwd,
-    ignorePatterns: settings.ignorePatterns,
-    ignoreBase: settings.ignoreBase,
+/** Applies rules turned off and inline suppressions, which need the file's text. */
+function resultFor(file: SourceFile, raw: RawFinding[], rules: LintSettings['rules']): FileResult {
+  let suppressed = 0;
+  let lines: string[] | undefined;
+  const kept = raw.filter((finding) => {
+    if (finding.ruleId === 'parse-error') return true;
+    if (rules[finding.ruleId] === 'off') return false;
+    lines ??= file.text.split(/\r?\n/);
+    if (!isSuppressed(lines, finding)) return true;
+    suppressed++;
+    return false;
   });
+  return { displayPath: file.displayPath, raw: kept, suppressed };
+}
+
+/** Reads and checks candidate files in order. Runs on the main thread or in a worker. */
+export function checkCandidates(
+  candidates: readonly Candidate[],
+  names: NameOptions,
+  rules: LintSettings['rules'],
+  git: GitFacts,
+): FileResult[] {
+  const results: FileResult[] = [];
   for (const candidate of candidates) {
     let text: string;
     try {
@@ -142,8 +157,8 @@ export function lintFiles(
       text = stripBom(buffer.toString('utf8'));
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      checked.push({
-        file: { path: candidate.path, displayPath: candidate.displayPath, text: '', kind: 'dotenv' },
+      results.push({
+        displayPath: candidate.displayPath,
         raw: [
           {
             ruleId: 'parse-error',
@@ -153,14 +168,20 @@ export function lintFiles(
             anchor: 'read-error',
           },
         ],
+        suppressed: 0,
       });
       continue;
     }
     const kind = resolveKind(candidate, text);
     if (!kind) continue;
     const file: SourceFile = { path: candidate.path, displayPath: candidate.displayPath, text, kind };
-    checked.push({ file, raw: checkFile(file, settings.names, git) });
+    results.push(resultFor(file, checkFile(file, names, git), rules));
   }
+  return results;
+}
+
+function checkInline(inline: readonly InlineSource[], settings: LintSettings): FileResult[] {
+  const results: FileResult[] = [];
   for (const source of inline) {
     // `-` with --stdin-filename compose.yaml checks as compose: the same name rules as on disk.
     const text = stripBom(source.text);
@@ -172,47 +193,114 @@ export function lintFiles(
       text,
       kind,
     };
-    checked.push({ file, raw: checkFile(file, settings.names, noGit) });
+    results.push(resultFor(file, checkFile(file, settings.names, noGit), settings.rules));
   }
-  return finish(checked, settings);
+  return results;
+}
+
+function discoverFor(paths: readonly string[], settings: LintSettings): Candidate[] {
+  return discover(paths, {
+    cwd: settings.cwd,
+    ignorePatterns: settings.ignorePatterns,
+    ignoreBase: settings.ignoreBase,
+  });
+}
+
+/** Lints files on disk and inline sources. Throws MissingPathError for a path that does not exist. */
+export function lintFiles(
+  paths: readonly string[],
+  settings: LintSettings,
+  inline: readonly InlineSource[] = [],
+): LintOutcome {
+  const git = settings.git ?? gitFacts(settings.cwd);
+  const results = checkCandidates(discoverFor(paths, settings), settings.names, settings.rules, git);
+  return finish([...results, ...checkInline(inline, settings)], settings);
+}
+
+/** Below this many files a worker's start-up costs more than it saves. */
+const PARALLEL_MIN_FILES = 400;
+
+/**
+ * Like lintFiles, but large runs use a second core: a worker thread checks the second half of the
+ * files while this thread checks the first. Results are merged in discovery order, so the output
+ * is the same as lintFiles'.
+ */
+export async function lintFilesParallel(
+  paths: readonly string[],
+  settings: LintSettings,
+  inline: readonly InlineSource[] = [],
+): Promise<LintOutcome> {
+  const candidates = discoverFor(paths, settings);
+  const git = settings.git ?? gitFacts(settings.cwd);
+  let results: FileResult[];
+  if (candidates.length >= PARALLEL_MIN_FILES && availableParallelism() > 1 && !settings.git) {
+    // The worker starts later (it loads the checkers), so it takes a little less than half.
+    const split = Math.ceil(candidates.length * 0.55);
+    const theirs = checkInWorker(candidates.slice(split), settings);
+    const mine = checkCandidates(candidates.slice(0, split), settings.names, settings.rules, git);
+    const other = await theirs.catch(() =>
+      checkCandidates(candidates.slice(split), settings.names, settings.rules, git),
+    );
+    results = [...mine, ...other];
+  } else {
+    results = checkCandidates(candidates, settings.names, settings.rules, git);
+  }
+  return finish([...results, ...checkInline(inline, settings)], settings);
+}
+
+function checkInWorker(candidates: readonly Candidate[], settings: LintSettings): Promise<FileResult[]> {
+  // Sources run as .ts in a checkout and as compiled .js from dist/.
+  const self = import.meta.url;
+  const script = new URL(self.endsWith('.ts') ? './worker.ts' : './worker.js', self);
+  return new Promise((resolvePromise, reject) => {
+    const worker = new Worker(script, {
+      workerData: { candidates, names: settings.names, rules: settings.rules, cwd: settings.cwd },
+    });
+    worker.once('message', (results: FileResult[]) => {
+      resolvePromise(results);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`lint worker exited with ${code}`));
+    });
+  });
 }
 
 const noGit: GitFacts = { isTracked: () => undefined, isIgnored: () => undefined };
 
-function finish(checked: readonly Checked[], settings: LintSettings): LintOutcome {
+function finish(results: readonly FileResult[], settings: LintSettings): LintOutcome {
   let suppressed = 0;
   let parseErrors = 0;
-  const kept: { file: SourceFile; raw: RawFinding; severity: Severity }[] = [];
-  for (const { file, raw } of checked) {
-    const lines = file.text.split(/\r?\n/);
-    for (const finding of raw) {
+  const kept: { displayPath: string; raw: RawFinding; severity: Severity }[] = [];
+  for (const result of results) {
+    suppressed += result.suppressed;
+    for (const finding of result.raw) {
       if (finding.ruleId === 'parse-error') {
         parseErrors++;
-        kept.push({ file, raw: finding, severity: 'error' });
+        kept.push({ displayPath: result.displayPath, raw: finding, severity: 'error' });
         continue;
       }
       const configured = settings.rules[finding.ruleId];
-      if (configured === 'off') continue;
-      if (isSuppressed(lines, finding)) {
-        suppressed++;
-        continue;
-      }
-      const severity = configured ?? finding.severity ?? ruleMeta(finding.ruleId).severity;
-      kept.push({ file, raw: finding, severity });
+      const severity =
+        configured === undefined || configured === 'off'
+          ? (finding.severity ?? ruleMeta(finding.ruleId).severity)
+          : configured;
+      kept.push({ displayPath: result.displayPath, raw: finding, severity });
     }
   }
   const fingerprints = fingerprintFindings(
-    kept.map(({ file, raw }) => ({
+    kept.map(({ displayPath, raw }) => ({
       ruleId: raw.ruleId,
-      file: file.displayPath,
+      file: displayPath,
       key: raw.key,
       anchor: raw.anchor,
       line: raw.line,
       column: raw.column,
     })),
   );
-  const unfiltered: Finding[] = kept.map(({ file, raw, severity }, i) =>
-    toFinding(file, raw, severity, fingerprints[i]!),
+  const unfiltered: Finding[] = kept.map(({ displayPath, raw, severity }, i) =>
+    toFinding(displayPath, raw, severity, fingerprints[i]!),
   );
   unfiltered.sort(
     (a, b) =>
@@ -227,21 +315,21 @@ function finish(checked: readonly Checked[], settings: LintSettings): LintOutcom
   return {
     findings,
     unfiltered,
-    filesChecked: checked.length,
+    filesChecked: results.length,
     parseErrors,
     suppressed,
     baselined: unfiltered.length - findings.length,
   };
 }
 
-function toFinding(file: SourceFile, raw: RawFinding, severity: Severity, fingerprint: string): Finding {
+function toFinding(displayPath: string, raw: RawFinding, severity: Severity, fingerprint: string): Finding {
   const meta = ruleMeta(raw.ruleId);
   // Defence in depth: a check must never put the secret into its message; mask it if one did.
   const message = raw.secret && raw.secret.length >= 4 ? maskWithin(raw.message, raw.secret) : raw.message;
   return {
     ruleId: raw.ruleId,
     severity,
-    file: file.displayPath,
+    file: displayPath,
     line: raw.line,
     column: raw.column,
     ...(raw.endLine !== undefined ? { endLine: raw.endLine } : {}),
