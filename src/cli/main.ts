@@ -12,6 +12,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   demo: async () => (await import('./demo.ts')).runDemo,
   mutate: async () => (await import('./mutate.ts')).runMutate,
   webhook: async () => (await import('./webhook.ts')).runWebhook,
+  certs: async () => (await import('./certs.ts')).runCerts,
   k8s: async () => (await import('./k8s.ts')).runK8s,
   docker: async () => (await import('./docker.ts')).runDocker,
 };
@@ -28,6 +29,8 @@ Commands:
                         (alias: lint-compose); run \`envless lint --help\` for options
   mutate -f FILE|-      convert secret env vars in Kubernetes manifests into secret files
   webhook               run the Kubernetes admission webhook (HTTPS); \`envless webhook --help\`
+  certs bootstrap       create or renew the webhook's CA and serving certificate in a Secret and
+                        patch caBundle (install jobs); \`envless certs --help\`
   k8s audit             list workloads that get secrets through env vars, and what the webhook
                         would change (current kubeconfig); \`envless k8s audit --help\`
   docker secrets sync   create Swarm secrets from a .env file, rotating services onto new values

@@ -13,6 +13,9 @@ import {
   type WebhookSettings,
 } from '../webhook/config.ts';
 import { buildServer, type ListeningAddresses, type WebhookServer } from '../webhook/server.ts';
+import type { CertificateManager } from '../k8s/certs/manager.ts';
+import type { SelfManagedCertificates } from '../k8s/certs/self-managed.ts';
+import { certFlagList, resolveCertSettings, WEBHOOK_CERT_FLAGS } from '../k8s/certs/settings.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIO } from './io.ts';
 
@@ -42,7 +45,26 @@ Options (environment variable in brackets; flags win over variables, variables o
       --shutdown-timeout S   longest wait for in-flight requests (default 25) [ENVLESS_SHUTDOWN_TIMEOUT]
   -h, --help                 show this help
 
-Exit status: 0 after a graceful stop, 2 for bad flags, config or certificate files.
+Self-managed certificates (instead of --tls-cert-file; see docs/certificates.md): a CA and a
+short-lived serving certificate kept in a Secret, caBundle patched, renewed and swapped in place:
+      --cert-secret NAME     the Secret holding them; turns self-management on [ENVLESS_CERT_SECRET]
+      --cert-namespace NS    its namespace (default $POD_NAMESPACE or the pod's own) [ENVLESS_CERT_NAMESPACE]
+      --webhook-config NAME  MutatingWebhookConfiguration to patch caBundle into [ENVLESS_WEBHOOK_CONFIG]
+      --service NAME         the webhook's Service (certificate names NAME.NS.svc...) [ENVLESS_SERVICE]
+      --cert-extra-sans LIST more DNS names or IP addresses, comma-separated [ENVLESS_CERT_EXTRA_SANS]
+      --cert-lifetime D      serving certificate lifetime (default 24h) [ENVLESS_CERT_LIFETIME]
+      --cert-ca-lifetime D   CA lifetime (default 3650d) [ENVLESS_CERT_CA_LIFETIME]
+      --cert-renew-fraction F  renew when less than F of the lifetime remains (default 0.1)
+                             [ENVLESS_CERT_RENEW_FRACTION]
+      --cert-reconcile-interval D  longest time between checks (default 1m) [ENVLESS_CERT_RECONCILE_INTERVAL]
+      --cert-trust-delay D   how long a new CA is in caBundle before it signs what is served
+                             (default 30s) [ENVLESS_CERT_TRUST_DELAY]
+      --cert-lease NAME      Lease naming the replica that renews (default SECRET-leader; none: off)
+                             [ENVLESS_CERT_LEASE]
+      --kubeconfig FILE      credentials (default $KUBECONFIG, ~/.kube/config, or in-cluster)
+
+Exit status: 0 after a graceful stop, 2 for bad flags, config or certificate files, or when the
+Kubernetes API is unreachable or refuses the certificate Secret (self-managed mode).
 `;
 
 const STRING_FLAGS = [
@@ -66,7 +88,8 @@ function parse(args: string[]) {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
   };
-  for (const flag of STRING_FLAGS) options[flag] = { type: 'string' };
+  for (const flag of [...STRING_FLAGS, ...certFlagList(WEBHOOK_CERT_FLAGS)])
+    options[flag] = { type: 'string' };
   options.config = { type: 'string', short: 'c' };
   try {
     const { values, positionals } = parseArgs({ args, options, strict: true, allowPositionals: true });
@@ -101,6 +124,8 @@ export interface StartedWebhook {
   readonly settings: WebhookSettings;
   /** The throw-away CA certificate file, when no certificate files were given. */
   readonly caFile?: string;
+  /** Self-managed certificates (--cert-secret): the manager keeping the Secret and caBundle. */
+  readonly certificateManager?: CertificateManager;
   /** Stops the server and removes the throw-away CA directory. */
   stop(): Promise<void>;
 }
@@ -114,11 +139,24 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
   }
   const flags = Object.fromEntries(STRING_FLAGS.map((flag) => [flag, values[flag] as string | undefined]));
   const settings = resolveWebhookSettings(flags, io.env, await readConfig(io, flags));
+  const certFlags = Object.fromEntries(
+    certFlagList(WEBHOOK_CERT_FLAGS).map((flag) => [flag, values[flag] as string | undefined]),
+  );
+  const certSettings = resolveCertSettings(certFlags, io.env, WEBHOOK_CERT_FLAGS);
+  if (certSettings !== undefined && settings.tlsCertFile !== undefined) {
+    throw usageError('--cert-secret (self-managed certificates) and --tls-cert-file exclude each other');
+  }
 
   let throwAwayDir: string | undefined;
   let caFile: string | undefined;
   let tls: Parameters<typeof buildServer>[0]['tls'];
-  if (settings.tlsCertFile !== undefined && settings.tlsKeyFile !== undefined) {
+  let selfManaged: SelfManagedCertificates | undefined;
+  if (certSettings !== undefined) {
+    // Loaded only here: the Kubernetes client stays out of every other start-up.
+    const { prepareSelfManagedCertificates } = await import('../k8s/certs/self-managed.ts');
+    selfManaged = await prepareSelfManagedCertificates(certSettings);
+    tls = selfManaged.first.material.serving;
+  } else if (settings.tlsCertFile !== undefined && settings.tlsKeyFile !== undefined) {
     tls = { certFile: resolve(io.cwd, settings.tlsCertFile), keyFile: resolve(io.cwd, settings.tlsKeyFile) };
   } else {
     const { ca, serving } = await createThrowAwayCertificates();
@@ -128,6 +166,7 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
     tls = serving;
   }
   const removeThrowAway = async () => {
+    await selfManaged?.stop();
     if (throwAwayDir !== undefined) await rm(throwAwayDir, { recursive: true, force: true });
   };
 
@@ -173,6 +212,7 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
     }
     throw error;
   }
+  selfManaged?.attach(server);
 
   if (caFile !== undefined) {
     const host = settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host;
@@ -190,7 +230,11 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
       mode: settings.mode,
       onError: settings.onError,
       maxBodyBytes: settings.maxBodyBytes,
-      ...(caFile !== undefined ? { caFile } : { certFile: settings.tlsCertFile }),
+      ...(caFile !== undefined
+        ? { caFile }
+        : certSettings !== undefined
+          ? { certSecret: `${certSettings.namespace}/${certSettings.secretName}` }
+          : { certFile: settings.tlsCertFile }),
       certificateNotAfter: server.certificate.notAfter.toISOString(),
     },
     'envless webhook listening',
@@ -200,7 +244,9 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
     addresses,
     settings,
     ...(caFile !== undefined ? { caFile } : {}),
+    ...(selfManaged !== undefined ? { certificateManager: selfManaged.manager } : {}),
     stop: async () => {
+      await selfManaged?.stop(); // no certificate swaps during the shutdown
       await server.shutdown();
       await removeThrowAway();
     },

@@ -59,6 +59,11 @@ export interface WebhookServer {
   readonly certificates: CertificateWatcher | undefined;
   /** Facts of the certificate in service. */
   readonly certificate: KeyPairFacts;
+  /**
+   * Puts a new serving certificate in service without a restart (self-managed certificates):
+   * new handshakes get it, open connections keep theirs. Throws InvalidKeyPairError.
+   */
+  setCertificates(certPem: string, keyPem: string): KeyPairFacts;
   readonly ready: boolean;
   listen(): Promise<ListeningAddresses>;
   /** Readiness false, drain delay, stop accepting, finish in-flight requests (bounded), close. */
@@ -199,6 +204,20 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
     });
   }
 
+  function setCertificates(certPem: string, keyPem: string): KeyPairFacts {
+    const pair = { cert: certPem, key: keyPem };
+    const facts = inspectKeyPair(pair);
+    app.server.setSecureContext(secureContext(pair));
+    certificate = facts;
+    metrics.certificateExpiry.set(Math.floor(facts.notAfter.getTime() / 1000));
+    metrics.certificateReloads.inc('success');
+    app.log.info(
+      { notAfter: facts.notAfter.toISOString(), fingerprint256: facts.fingerprint256 },
+      'serving certificate replaced',
+    );
+    return facts;
+  }
+
   const metricsServer = createMetricsServer(metrics.registry);
   let shuttingDown: Promise<void> | undefined;
 
@@ -285,6 +304,7 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
     get ready() {
       return state.ready;
     },
+    setCertificates,
     listen,
     shutdown,
     forceClose,
