@@ -216,11 +216,14 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
 
   if (caFile !== undefined) {
     const host = settings.host === '0.0.0.0' || settings.host === '::' ? 'localhost' : settings.host;
+    // End with a newline: log collectors (docker logs, kubectl logs) hold back a partial last line.
+    const pem = await readFile(caFile, 'utf8');
     io.writeErr(
       `envless webhook: no --tls-cert-file/--tls-key-file: serving a throw-away certificate for ${THROWAWAY_HOSTS.join(', ')}.\n` +
         `Its CA (removed on exit) is ${caFile}; try:\n` +
         `  curl --cacert ${caFile} https://${host.includes(':') ? `[${host}]` : host}:${addresses.port}/healthz\n` +
-        (await readFile(caFile, 'utf8')),
+        pem +
+        (pem.endsWith('\n') ? '' : '\n'),
     );
   }
   server.app.log.info(

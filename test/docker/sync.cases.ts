@@ -142,7 +142,9 @@ export function syncCases(ctx: EngineContext): void {
           ])
         ).stdout,
       ) as { SecretName: string; File: { Name: string; UID: string; GID: string; Mode: number } }[];
-      expect(spec.map((s) => [s.SecretName, s.File])).toEqual([
+      // The order of a service's secret references carries no meaning (the engine may reorder).
+      const byTarget = [...spec].sort((a, b) => a.File.Name.localeCompare(b.File.Name));
+      expect(byTarget.map((s) => [s.SecretName, s.File])).toEqual([
         [tokenV2, { Name: 'app_token', UID: '1000', GID: '1000', Mode: 0o400 }],
         [password, { Name: 'db_password', UID: '0', GID: '0', Mode: 0o444 }],
       ]);
