@@ -12,8 +12,8 @@ import { loadConfig } from '../lint/config.ts';
 import { parseDotenv } from '../lint/dotenv/parse.ts';
 import { formatFindings, OUTPUT_FORMATS, type LintSummary, type OutputFormat } from '../lint/format/index.ts';
 import { summaryLine } from '../lint/format/text.ts';
-import type { Finding, Severity } from '../lint/types.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
+import { FAIL_ON_LEVELS, oneOf, reachesFailOn, type FailOn } from './options.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
 
@@ -98,16 +98,6 @@ function parsed<T>(command: string, parse: () => T): T {
   } catch (error) {
     throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless docker ${command} --help\`)`);
   }
-}
-
-function oneOf<T extends string>(
-  value: string | undefined,
-  allowed: readonly T[],
-  flag: string,
-): T | undefined {
-  if (value === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw usageError(`${flag} must be one of ${allowed.join(', ')} (got "${value}")`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,9 +245,6 @@ function syncJson(envFile: string, results: readonly KeyResult[], skipped: reado
 // ---------------------------------------------------------------------------------------------
 // envless docker audit
 
-const LEVELS = ['error', 'warning', 'info', 'never'] as const;
-type FailOn = Severity | 'never';
-
 export async function runAudit(args: string[], io: CliIO): Promise<number> {
   const { values } = parsed('audit', () =>
     parseArgs({
@@ -279,7 +266,7 @@ export async function runAudit(args: string[], io: CliIO): Promise<number> {
   }
   const format: OutputFormat = oneOf(values.format, OUTPUT_FORMATS, '--format') ?? 'text';
   const config = loadConfig(io.cwd, values.config === undefined ? undefined : resolve(io.cwd, values.config));
-  const failOn: FailOn = oneOf(values['fail-on'], LEVELS, '--fail-on') ?? config.failOn;
+  const failOn: FailOn = oneOf(values['fail-on'], FAIL_ON_LEVELS, '--fail-on') ?? config.failOn;
   const both = !values.containers && !values.images;
   const names = { allow: config.allow, deny: config.secrets };
 
@@ -301,7 +288,7 @@ export async function runAudit(args: string[], io: CliIO): Promise<number> {
   if (format === 'text')
     report = withAuditScope(report, summary, containerReports.length, imageReports.length, values);
   io.writeOut(report);
-  return findings.some((f) => reaches(f, failOn)) ? EXIT.findings : EXIT.ok;
+  return findings.some((f) => reachesFailOn(f, failOn)) ? EXIT.findings : EXIT.ok;
 }
 
 /** The shared summary line counts files; an audit counts running containers and images. */
@@ -322,12 +309,6 @@ function withAuditScope(
   const line = summaryLine(summary);
   if (!report.endsWith(`${line}\n`)) return report;
   return `${report.slice(0, report.length - line.length - 1)}${line.replace(/ in \d+ files?/, ` in ${scope}`)}\n`;
-}
-
-function reaches(finding: Finding, failOn: FailOn): boolean {
-  if (failOn === 'never') return false;
-  const rank: Record<Severity, number> = { error: 3, warning: 2, info: 1 };
-  return rank[finding.severity] >= rank[failOn];
 }
 
 async function auditContainers(

@@ -2,10 +2,10 @@
 // loaded only inside them (src/k8s/client.ts), never by `envless lint`.
 import { parseArgs } from 'node:util';
 import { loadConfig, nameOptions } from '../lint/config.ts';
-import type { Finding, Severity } from '../lint/types.ts';
 import { buildReport } from '../k8s/audit/report.ts';
 import { AUDIT_FORMATS, formatAudit, type AuditFormat } from '../k8s/audit/format.ts';
 import { EXIT, usageError } from './errors.ts';
+import { FAIL_ON_LEVELS, oneOf, reachesFailOn, type FailOn } from './options.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
 
@@ -50,19 +50,6 @@ export async function runK8s(args: string[], io: CliIO): Promise<number> {
   }
   if (command === 'audit') return runAudit(rest, io);
   throw usageError(`unknown command "k8s ${command}" (run \`envless k8s --help\`)`);
-}
-
-const FAIL_ON_LEVELS = ['error', 'warning', 'info', 'never'] as const;
-type FailOn = Severity | 'never';
-
-function oneOf<T extends string>(
-  value: string | undefined,
-  allowed: readonly T[],
-  flag: string,
-): T | undefined {
-  if (value === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw usageError(`${flag} must be one of ${allowed.join(', ')} (got "${value}")`);
 }
 
 function parseAuditArgs(args: string[]) {
@@ -120,11 +107,5 @@ export async function runAudit(args: string[], io: CliIO): Promise<number> {
     },
   );
   io.writeOut(formatAudit(format, report, { color: useColor(io), toolVersion: VERSION }));
-  return report.findings.some((finding) => reaches(finding, failOn)) ? EXIT.findings : EXIT.ok;
-}
-
-function reaches(finding: Finding, failOn: FailOn): boolean {
-  if (failOn === 'never') return false;
-  const rank: Record<Severity, number> = { error: 3, warning: 2, info: 1 };
-  return rank[finding.severity] >= rank[failOn];
+  return report.findings.some((finding) => reachesFailOn(finding, failOn)) ? EXIT.findings : EXIT.ok;
 }

@@ -9,13 +9,12 @@ import { formatFindings, type LintSummary } from '../lint/format/index.ts';
 import { lintFilesParallel } from '../lint/run.ts';
 import type { Severity } from '../lint/types.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
+import { FAIL_ON_LEVELS, oneOf, reachesFailOn, type FailOn } from './options.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
 
 const FORMATS = ['text', 'json', 'sarif', 'github'] as const;
 type Format = (typeof FORMATS)[number];
-const LEVELS = ['error', 'warning', 'info', 'never'] as const;
-type FailOn = Severity | 'never';
 
 export const LINT_HELP = `Usage: envless lint [options] [PATH...]
        lint-compose [options] [PATH...]
@@ -63,22 +62,6 @@ function parse(args: string[]) {
   }
 }
 
-function oneOf<T extends string>(
-  value: string | undefined,
-  allowed: readonly T[],
-  flag: string,
-): T | undefined {
-  if (value === undefined) return undefined;
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  throw usageError(`${flag} must be one of ${allowed.join(', ')} (got "${value}")`);
-}
-
-function reaches(severity: Severity, failOn: FailOn): boolean {
-  if (failOn === 'never') return false;
-  const rank: Record<Severity, number> = { error: 3, warning: 2, info: 1 };
-  return rank[severity] >= rank[failOn];
-}
-
 export async function runLint(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args);
   if (values.help) {
@@ -86,7 +69,7 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
     return EXIT.ok;
   }
   const format: Format = oneOf(values.format, FORMATS, '--format') ?? 'text';
-  const failOnFlag = oneOf(values['fail-on'], LEVELS, '--fail-on');
+  const failOnFlag = oneOf(values['fail-on'], FAIL_ON_LEVELS, '--fail-on');
   const paths = positionals.length > 0 ? positionals : ['.'];
   const stdinCount = paths.filter((p) => p === '-').length;
   if (stdinCount > 1) throw usageError('"-" (standard input) can be given only once');
@@ -168,7 +151,7 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
 
   if (outcome.parseErrors > 0) return EXIT.usage;
   const failOn: FailOn = failOnFlag ?? config.failOn ?? 'error';
-  return outcome.findings.some((f) => f.ruleId !== 'parse-error' && reaches(f.severity, failOn))
+  return outcome.findings.some((f) => f.ruleId !== 'parse-error' && reachesFailOn(f, failOn))
     ? EXIT.findings
     : EXIT.ok;
 }

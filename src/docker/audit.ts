@@ -2,15 +2,9 @@
 // in, linter findings come out. The same detection rules (assessVariable with the `runtime-env`
 // context, findSecretsInText), the same masking and fingerprints as `envless lint`, so the same
 // formatters, baselines and CI annotations work on both.
-import {
-  assessVariable,
-  findSecretsInText,
-  maskSecret,
-  maskWithin,
-  type NameOptions,
-} from '../detect/index.ts';
+import { assessVariable, findSecretsInText, type NameOptions } from '../detect/index.ts';
+import { severityFor, toFinding } from '../lint/finding.ts';
 import { fingerprintFindings } from '../lint/fingerprint.ts';
-import { ruleMeta } from '../lint/rules.ts';
 import type { Finding, RawFinding, Severity } from '../lint/types.ts';
 import { parseHistoryLine } from './history.ts';
 
@@ -155,13 +149,8 @@ export function auditFindings(
   const kept: { target: string; raw: RawFinding; severity: Severity }[] = [];
   for (const report of reports) {
     for (const raw of report.raw) {
-      const configured = rules[raw.ruleId];
-      if (configured === 'off') continue;
-      kept.push({
-        target: report.target,
-        raw,
-        severity: configured ?? raw.severity ?? ruleMeta(raw.ruleId).severity,
-      });
+      if (rules[raw.ruleId] === 'off') continue;
+      kept.push({ target: report.target, raw, severity: severityFor(raw, rules) });
     }
   }
   const fingerprints = fingerprintFindings(
@@ -174,20 +163,8 @@ export function auditFindings(
       column: 1,
     })),
   );
-  const findings = kept.map(({ target, raw, severity }, i): Finding => {
-    const message = raw.secret && raw.secret.length >= 4 ? maskWithin(raw.message, raw.secret) : raw.message;
-    return {
-      ruleId: raw.ruleId,
-      severity,
-      file: target,
-      line: raw.line,
-      column: raw.column,
-      ...(raw.key !== undefined ? { key: raw.key } : {}),
-      message,
-      ...(raw.secret ? { value: maskSecret(raw.secret) } : {}),
-      fix: raw.fix ?? ruleMeta(raw.ruleId).fix,
-      fingerprint: fingerprints[i]!,
-    };
-  });
+  const findings = kept.map(({ target, raw, severity }, i) =>
+    toFinding(target, raw, severity, fingerprints[i]!),
+  );
   return findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { maskSecret, maskWithin, type NameOptions } from '../detect/index.ts';
+import type { NameOptions } from '../detect/index.ts';
 import { checkCompose } from './compose/check.ts';
 import {
   classifyByContent,
@@ -15,10 +15,10 @@ import {
 } from './discover.ts';
 import { checkDockerfile } from './dockerfile/check.ts';
 import { checkDotenv } from './dotenv/check.ts';
+import { severityFor, toFinding } from './finding.ts';
 import { fingerprintFindings } from './fingerprint.ts';
 import { gitFacts } from './git.ts';
 import { checkKubernetes } from './k8s/check.ts';
-import { ruleMeta } from './rules.ts';
 import { isSuppressed } from './suppress.ts';
 import {
   ParseError,
@@ -281,12 +281,11 @@ function finish(results: readonly FileResult[], settings: LintSettings): LintOut
         kept.push({ displayPath: result.displayPath, raw: finding, severity: 'error' });
         continue;
       }
-      const configured = settings.rules[finding.ruleId];
-      const severity =
-        configured === undefined || configured === 'off'
-          ? (finding.severity ?? ruleMeta(finding.ruleId).severity)
-          : configured;
-      kept.push({ displayPath: result.displayPath, raw: finding, severity });
+      kept.push({
+        displayPath: result.displayPath,
+        raw: finding,
+        severity: severityFor(finding, settings.rules),
+      });
     }
   }
   const fingerprints = fingerprintFindings(
@@ -319,25 +318,5 @@ function finish(results: readonly FileResult[], settings: LintSettings): LintOut
     parseErrors,
     suppressed,
     baselined: unfiltered.length - findings.length,
-  };
-}
-
-function toFinding(displayPath: string, raw: RawFinding, severity: Severity, fingerprint: string): Finding {
-  const meta = ruleMeta(raw.ruleId);
-  // Defence in depth: a check must never put the secret into its message; mask it if one did.
-  const message = raw.secret && raw.secret.length >= 4 ? maskWithin(raw.message, raw.secret) : raw.message;
-  return {
-    ruleId: raw.ruleId,
-    severity,
-    file: displayPath,
-    line: raw.line,
-    column: raw.column,
-    ...(raw.endLine !== undefined ? { endLine: raw.endLine } : {}),
-    ...(raw.endColumn !== undefined ? { endColumn: raw.endColumn } : {}),
-    ...(raw.key !== undefined ? { key: raw.key } : {}),
-    message,
-    ...(raw.secret ? { value: maskSecret(raw.secret) } : {}),
-    fix: raw.fix ?? meta.fix,
-    fingerprint,
   };
 }
