@@ -68,7 +68,9 @@ function envFindings(
   describe: (key: string, reason: string) => { ruleId: string; message: string },
 ): RawFinding[] {
   const findings: RawFinding[] = [];
-  for (const { key, value } of parseEnvList(env)) {
+  // An environment has no order worth keeping (the engine may return it in any): report by key.
+  const entries = parseEnvList(env).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { key, value } of entries) {
     const assessment = assessVariable(key, value, 'runtime-env', names);
     if (!assessment) continue;
     findings.push({
