@@ -11,6 +11,7 @@ import type {
   Volume,
   VolumeMount,
 } from '../../src/engine/index.ts';
+import { mutatePod } from '../../src/engine/index.ts';
 
 export function keyRef(name: string, secret: string, key: string, optional?: boolean): EnvVar {
   return {
@@ -189,4 +190,18 @@ export function sortKeys(value: unknown): unknown {
     );
   }
   return value;
+}
+
+/** Runs the engine on a frozen copy of `input` (so it cannot mutate it) and checks its patch. */
+export function runEngine(input: Pod, options: Parameters<typeof mutatePod>[1] = {}): MutationResult<Pod> {
+  const result = mutatePod(deepFreeze(clone(input)), options);
+  expectPatchConsistent(input, result);
+  return result;
+}
+
+/** The secret key (`secret/key`) that `<variable>_FILE` of a container resolves to. */
+export function fileOf(p: Pod, containerName: string, variable: string): string | undefined {
+  const c = findContainer(p, containerName);
+  const entry = envValue(c, `${variable}_FILE`);
+  return entry?.value === undefined ? undefined : secretAt(p, c, entry.value);
 }

@@ -10,26 +10,17 @@ import {
   covered,
   deepFreeze,
   envValue,
-  expectPatchConsistent,
   exposedBy,
   findContainer,
   keyRef,
   literal,
   pod,
   secretAt,
+  fileOf,
+  runEngine,
 } from './helpers.ts';
 
-function run(input: Pod, options = {}) {
-  const result = mutatePod(deepFreeze(clone(input)), options);
-  expectPatchConsistent(input, result);
-  return result;
-}
-
-function fileOf(p: Pod, containerName: string, variable: string): string | undefined {
-  const c = findContainer(p, containerName);
-  const entry = envValue(c, `${variable}_FILE`);
-  return entry?.value === undefined ? undefined : secretAt(p, c, entry.value);
-}
+const run = runEngine;
 
 const basic = (): Pod =>
   pod([

@@ -7,28 +7,18 @@ import {
   accessBefore,
   container,
   covered,
-  deepFreeze,
   envValue,
-  expectPatchConsistent,
   exposedBy,
   findContainer,
   keyRef,
   literal,
   pod,
   secretAt,
+  fileOf,
+  runEngine,
 } from './helpers.ts';
 
-function run(input: Pod, options = {}) {
-  const result = mutatePod(deepFreeze(input), options);
-  expectPatchConsistent(input, result);
-  return result;
-}
-
-function fileOf(p: Pod, containerName: string, variable: string): string | undefined {
-  const c = findContainer(p, containerName);
-  const entry = envValue(c, `${variable}_FILE`);
-  return entry?.value === undefined ? undefined : secretAt(p, c, entry.value);
-}
+const run = runEngine;
 
 describe('trap 1: the app must still find its secret', () => {
   it('replaces X with X_FILE pointing at a file holding exactly S/K', () => {
