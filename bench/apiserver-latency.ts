@@ -9,7 +9,6 @@
 // also reports the webhook's own histogram and the client-side time of each pod CREATE, with and
 // without the webhook (a namespace labelled envless.dev/inject=false). Prints a markdown section
 // and records it in docs/benchmarks.md under "## Admission latency through kube-apiserver".
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +30,7 @@ import {
   type Histogram,
 } from '../test/cluster/support.ts';
 import { realisticPod } from './webhook.ts';
+import { writeSection } from './doc-section.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const HEADING = 'Admission latency through kube-apiserver';
@@ -166,30 +166,6 @@ async function benchmark(): Promise<void> {
     await webhook.stop();
     await cp.stop();
   }
-}
-
-/** Replaces (or appends) one `## heading` section of a markdown file, leaving the others alone. */
-function writeSection(file: string, heading: string, content: string): void {
-  const before = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const lines = before.split('\n');
-  const start = lines.findIndex((line) => line.trim() === `## ${heading}`);
-  const section = [`## ${heading}`, '', ...content.split('\n'), ''];
-  let next: string[];
-  if (start === -1) {
-    next = [...lines.slice(0, lines.length - (lines.at(-1) === '' ? 1 : 0)), '', ...section];
-  } else {
-    let end = lines.findIndex((line, index) => index > start && /^#{1,2} /.test(line));
-    if (end === -1) end = lines.length;
-    next = [...lines.slice(0, start), ...section, ...lines.slice(end)];
-  }
-  writeFileSync(
-    file,
-    `${next
-      .join('\n')
-      .replace(/\n{3,}/g, '\n\n')
-      .trimEnd()}\n`,
-  );
-  process.stderr.write(`recorded in ${file}\n`);
 }
 
 if (import.meta.main) await benchmark();

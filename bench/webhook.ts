@@ -11,7 +11,6 @@
 // from autocannon's integer-millisecond histogram.
 import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request as httpsRequest } from 'node:https';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +21,7 @@ import { mutatePod } from '../src/engine/index.ts';
 import type { Pod } from '../src/engine/index.ts';
 import { admit, parseAdmissionReview, serializeReview } from '../src/webhook/admission.ts';
 import { createThrowAwayCertificates } from '../src/webhook/certs.ts';
+import { writeSection } from './doc-section.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -608,30 +608,6 @@ async function benchmark(): Promise<void> {
   ].join('\n');
   process.stdout.write(`\n## Webhook\n\n${table}\n`);
   if (!values['no-write']) writeSection(join(ROOT, 'docs', 'benchmarks.md'), 'Webhook', table);
-}
-
-/** Replaces (or appends) one `## heading` section of a markdown file, leaving the others alone. */
-function writeSection(file: string, heading: string, content: string): void {
-  const before = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const lines = before.split('\n');
-  const start = lines.findIndex((line) => line.trim() === `## ${heading}`);
-  const section = [`## ${heading}`, '', ...content.split('\n'), ''];
-  let next: string[];
-  if (start === -1) {
-    next = [...lines.slice(0, lines.length - (lines.at(-1) === '' ? 1 : 0)), '', ...section];
-  } else {
-    let end = lines.findIndex((line, index) => index > start && /^#{1,2} /.test(line));
-    if (end === -1) end = lines.length;
-    next = [...lines.slice(0, start), ...section, ...lines.slice(end)];
-  }
-  writeFileSync(
-    file,
-    `${next
-      .join('\n')
-      .replace(/\n{3,}/g, '\n\n')
-      .trimEnd()}\n`,
-  );
-  process.stderr.write(`recorded in ${file}\n`);
 }
 
 if (import.meta.main) await benchmark();
