@@ -77,14 +77,14 @@ export function mergeRecord(
   existing: ConversionRecord,
   added: ReadonlyMap<string, readonly string[]>,
 ): string {
-  const merged = new Map<string, Set<string>>();
-  for (const [container, entries] of Object.entries(existing)) merged.set(container, new Set(entries));
-  for (const [container, entries] of added) {
-    const set = merged.get(container) ?? new Set<string>();
-    for (const entry of entries) set.add(entry);
-    merged.set(container, set);
-  }
   const out: ConversionRecord = {};
-  for (const container of [...merged.keys()].sort()) out[container] = [...merged.get(container)!].sort();
+  const containers = new Set([...Object.keys(existing), ...added.keys()]);
+  for (const container of [...containers].sort()) {
+    const before = existing[container];
+    const now = added.get(container);
+    // One pass over one container converts each variable once: no duplicates to drop then.
+    const entries = before ? [...new Set(now ? [...before, ...now] : before)] : now!.slice();
+    out[container] = entries.sort();
+  }
   return JSON.stringify(out);
 }

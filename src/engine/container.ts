@@ -5,7 +5,6 @@
 // source remains), then `secretKeyRef` variables (which may reuse a directory mounted for an
 // envFrom secret), then the container is assembled. Nothing here mutates the input.
 import { referencedNames } from './expansion.ts';
-import { assessLiteral } from './literals.ts';
 import { containerLabel, KeptNotes, message, REASON } from './messages.ts';
 import {
   fileVariableName,
@@ -23,11 +22,14 @@ import type { PodState } from './state.ts';
 import type {
   Container,
   ContainerKind,
+  Conversion,
   EnvFromSource,
   EnvVar,
+  ProjectedVolumeSource,
   SecretProjection,
   Volume,
   VolumeMount,
+  VolumeProjection,
 } from './types.ts';
 import {
   accessKey,
@@ -57,38 +59,35 @@ interface References {
   readonly counts: ReadonlyMap<string, number>;
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 function analyseReferences(container: Container, env: readonly EnvVar[]): References {
-  const all = new Set<string>();
-  const unresolved = new Set<string>();
+  // Most containers refer to nothing: the sets are made on the first reference.
+  let all: Set<string> | undefined;
+  let unresolved: Set<string> | undefined;
   const counts = new Map<string, number>();
+  const refer = (name: string): void => {
+    (all ??= new Set()).add(name);
+    if (!counts.has(name)) (unresolved ??= new Set()).add(name);
+  };
   for (const entry of env) {
-    if (typeof entry?.value === 'string') {
-      // Env values see only the variables defined before them (and every envFrom variable).
-      for (const name of referencedNames(entry.value)) {
-        all.add(name);
-        if (!counts.has(name)) unresolved.add(name);
-      }
-    }
+    // Env values see only the variables defined before them (and every envFrom variable).
+    if (typeof entry?.value === 'string') for (const name of referencedNames(entry.value)) refer(name);
     if (typeof entry?.name === 'string') counts.set(entry.name, (counts.get(entry.name) ?? 0) + 1);
   }
   for (const list of [container.command, container.args]) {
     if (!Array.isArray(list)) continue;
-    for (const text of list) {
-      if (typeof text !== 'string') continue;
-      for (const name of referencedNames(text)) {
-        all.add(name);
-        if (!counts.has(name)) unresolved.add(name);
-      }
-    }
+    for (const text of list)
+      if (typeof text === 'string') for (const name of referencedNames(text)) refer(name);
   }
-  return { all, unresolved, counts };
+  return { all: all ?? NO_NAMES, unresolved: unresolved ?? NO_NAMES, counts };
 }
 
 /** Literal secrets in `env` cannot be converted without creating a Secret: warn, or deny. */
 function checkLiteralSecrets(env: readonly EnvVar[], label: string, pod: PodState): void {
   for (const entry of env) {
     if (typeof entry?.name !== 'string' || typeof entry.value !== 'string') continue;
-    const assessment = assessLiteral(entry.name, entry.value, pod.nameOptions);
+    const assessment = pod.assessLiteral(entry.name, entry.value);
     if (!assessment) continue;
     const text = `${label}: env ${entry.name} holds a literal secret (${assessment.reason}); use a Secret`;
     // In enforce mode an error-grade literal denies the pod; the denial says it, once.
@@ -101,6 +100,102 @@ function checkLiteralSecrets(env: readonly EnvVar[], label: string, pod: PodStat
 interface Target {
   readonly path: string;
   readonly volume: string;
+}
+
+/**
+ * A container's keys volume while this pass adds items to it. The projected volume is copied on
+ * the first write, and each source on its first change, so the input is never mutated and
+ * unchanged sources stay shared (the patch names only what changed); later writes extend the
+ * copies in place instead of copying the volume once per key.
+ */
+class KeysVolume {
+  readonly volume: string;
+  readonly dir: string;
+  sources: VolumeProjection[];
+  private readonly pod: PodState;
+  private base: Volume;
+  private ownsList: boolean;
+  private readonly fresh = new Set<VolumeProjection>();
+  /** Normalized item path -> where it is; the first item wins, as the kubelet would write it. */
+  private index: Map<string, ItemPosition> | undefined;
+
+  constructor(volume: Volume, dir: string, pod: PodState, created = false) {
+    this.volume = volume.name;
+    this.dir = dir;
+    this.pod = pod;
+    this.base = volume;
+    this.sources = volume.projected?.sources ?? [];
+    this.ownsList = created;
+  }
+
+  itemAt(relative: string): ItemPosition | undefined {
+    if (!this.index) {
+      this.index = new Map();
+      this.sources.forEach((source, s) =>
+        source.secret?.items?.forEach((item, i) => {
+          const path = normalizeRelative(item.path);
+          if (!this.index!.has(path)) this.index!.set(path, { source: s, item: i });
+        }),
+      );
+    }
+    return this.index.get(relative);
+  }
+
+  removeItem(at: ItemPosition): void {
+    const list = this.list();
+    const ref = list[at.source]!.secret!;
+    if (ref.items!.length === 1) list.splice(at.source, 1);
+    else this.secretAt(at.source).items!.splice(at.item, 1);
+    this.index = undefined; // positions moved: rebuilt on the next lookup
+  }
+
+  addItem(secret: string, key: string, relative: string, optional: boolean): void {
+    const item = { key, path: relative };
+    const list = this.list();
+    const s = list.findIndex(
+      (source) => source.secret?.name === secret && (source.secret.optional === true) === optional,
+    );
+    if (s === -1) {
+      const projection: SecretProjection = optional
+        ? { name: secret, items: [item], optional: true }
+        : { name: secret, items: [item] };
+      const source = { secret: projection };
+      this.fresh.add(source);
+      list.push(source);
+      this.index?.set(relative, { source: list.length - 1, item: 0 });
+    } else {
+      const items = this.secretAt(s).items!;
+      items.push(item);
+      this.index?.set(relative, { source: s, item: items.length - 1 });
+    }
+  }
+
+  /** The source list, copied (with the volume) on the first write. */
+  private list(): VolumeProjection[] {
+    if (!this.ownsList) {
+      this.sources = this.sources.slice();
+      this.base = { ...this.base, projected: { ...this.base.projected, sources: this.sources } };
+      this.pod.setVolume(this.base);
+      this.ownsList = true;
+    }
+    return this.sources;
+  }
+
+  /** The secret projection of source `s`, copied with its items on its first change. */
+  private secretAt(s: number): SecretProjection {
+    const source = this.sources[s]!;
+    if (this.fresh.has(source)) return source.secret!;
+    const ref = source.secret!;
+    const copy = { ...source, secret: { ...ref, items: [...(ref.items ?? [])] } };
+    this.fresh.add(copy);
+    this.sources[s] = copy;
+    return copy.secret;
+  }
+}
+
+interface ItemPosition {
+  readonly source: number;
+  readonly item: number;
 }
 
 /** The draft of one container's rewrite. */
@@ -124,7 +219,7 @@ class ContainerRewrite {
   private readonly removedEnvFrom = new Set<number>();
   /** Variable names this rewrite introduces (X_FILE, ENVLESS_SECRETS_DIR_S) -> secret for dirs. */
   private readonly introduced = new Map<string, string>();
-  private keys: { volume: string; dir: string } | string | undefined;
+  private keys: KeysVolume | string | undefined;
   private ownVolumeName: string | undefined;
 
   constructor(
@@ -437,46 +532,22 @@ class ContainerRewrite {
   private addToKeysVolume(secret: string, key: string, optional: boolean): Target | string {
     const keys = this.keysVolume();
     if (typeof keys === 'string') return keys;
-    const volume = this.pod.volume(keys.volume)!;
     const relative = `${secret}/${key}`;
-    let sources = volume.projected?.sources ?? [];
-    for (let s = 0; s < sources.length; s++) {
-      const ref = sources[s]!.secret!;
-      const items = ref.items ?? [];
-      const at = items.findIndex((item) => normalizeRelative(item.path) === relative);
-      if (at === -1) continue;
-      if (ref.name !== secret || items[at]!.key !== key) return REASON.volumeConflict;
-      if (!(ref.optional === true && !optional))
-        return { path: joinPath(keys.dir, relative), volume: keys.volume };
+    const target = { path: joinPath(keys.dir, relative), volume: keys.volume };
+    const at = keys.itemAt(relative);
+    if (at !== undefined) {
+      const ref = keys.sources[at.source]!.secret!;
+      if (ref.name !== secret || ref.items![at.item]!.key !== key) return REASON.volumeConflict;
+      if (!(ref.optional === true && !optional)) return target;
       // A required reference now needs a key the volume holds as optional: make it required.
-      const rest = items.filter((_, i) => i !== at);
-      sources =
-        rest.length > 0
-          ? sources.map((source, i) => (i === s ? { ...source, secret: { ...ref, items: rest } } : source))
-          : sources.filter((_, i) => i !== s);
-      break;
+      keys.removeItem(at);
     }
-    const item = { key, path: relative };
-    const match = sources.findIndex(
-      (source) => source.secret?.name === secret && (source.secret.optional === true) === optional,
-    );
-    if (match === -1) {
-      const projection: SecretProjection = optional
-        ? { name: secret, items: [item], optional: true }
-        : { name: secret, items: [item] };
-      sources = [...sources, { secret: projection }];
-    } else {
-      const ref = sources[match]!.secret!;
-      sources = sources.map((source, i) =>
-        i === match ? { ...source, secret: { ...ref, items: [...(ref.items ?? []), item] } } : source,
-      );
-    }
-    this.pod.setVolume({ ...volume, projected: { ...volume.projected, sources } });
-    return { path: joinPath(keys.dir, relative), volume: keys.volume };
+    keys.addItem(secret, key, relative, optional);
+    return target;
   }
 
   /** Finds or creates this container's keys volume and its mount (idempotent across passes). */
-  private keysVolume(): { volume: string; dir: string } | string {
+  private keysVolume(): KeysVolume | string {
     if (this.keys !== undefined) return this.keys;
     const name = this.keysVolumeName;
     const existing = this.pod.volume(name);
@@ -503,32 +574,42 @@ class ContainerRewrite {
             typeof other?.mountPath === 'string' &&
             isWithin(normalizePath(other.mountPath), dir),
         );
-        return (this.keys = hidden ? REASON.volumeConflict : { volume: name, dir });
+        return (this.keys = hidden ? REASON.volumeConflict : new KeysVolume(existing, dir, this.pod));
       }
-      // Left over and mounted by no one: start it afresh, so it holds only what this container needs.
-      this.pod.setVolume({ ...existing, projected: { ...existing.projected, sources: [] } });
-    } else {
-      const projected: Record<string, unknown> = { sources: [] };
-      if (this.pod.defaultMode !== undefined) projected.defaultMode = this.pod.defaultMode;
-      this.pod.setVolume({ name, projected } as Volume);
     }
+    // New, or left over and mounted by no one: start it afresh, so it holds only what this
+    // container needs.
+    const projected: ProjectedVolumeSource = existing
+      ? { ...existing.projected, sources: [] }
+      : { sources: [] };
+    if (!existing && this.pod.defaultMode !== undefined) projected.defaultMode = this.pod.defaultMode;
+    const volume: Volume = existing ? { ...existing, projected } : { name, projected };
+    this.pod.setVolume(volume);
     const dir = this.addMount(name, joinPath(this.pod.root, 'envless'));
-    return (this.keys = dir === undefined ? REASON.noMountPath : { volume: name, dir });
+    return (this.keys = dir === undefined ? REASON.noMountPath : new KeysVolume(volume, dir, this.pod, true));
   }
 
   // ---- result -----------------------------------------------------------------------------------
 
-  private recordConversion(conversion: {
-    source: 'secretKeyRef' | 'envFrom';
-    removed?: string;
-    variable: string;
-    secret: string;
-    key?: string;
-    path: string;
-    volume: string;
-  }): void {
-    this.pod.conversions.push({ container: this.name, containerKind: this.kind, ...conversion });
-    const entry = conversion.source === 'envFrom' ? `envFrom:${conversion.secret}` : conversion.removed!;
+  private recordConversion(conversion: Omit<Conversion, 'container' | 'containerKind'>): void {
+    const { source, removed, variable, secret, key, path, volume } = conversion;
+    // Written out rather than spread: this runs for every converted variable.
+    const full: Conversion =
+      source === 'envFrom'
+        ? { container: this.name, containerKind: this.kind, source, variable, secret, path, volume }
+        : {
+            container: this.name,
+            containerKind: this.kind,
+            source,
+            removed: removed!,
+            variable,
+            secret,
+            key: key!,
+            path,
+            volume,
+          };
+    this.pod.conversions.push(full);
+    const entry = source === 'envFrom' ? `envFrom:${secret}` : removed!;
     const list = this.pod.record.get(this.name);
     if (list) list.push(entry);
     else this.pod.record.set(this.name, [entry]);

@@ -43,16 +43,24 @@ export function diffInto(before: Json, after: Json, path: string, ops: PatchOper
  * `{name: X_FILE, value}`) reads better as one `replace` than as a remove/add per field.
  */
 function worthRecursing(before: Record<string, Json>, after: Record<string, Json>): boolean {
+  let afterCount = 0;
   for (const key in after) {
-    if (!Object.hasOwn(after, key) || !Object.hasOwn(before, key)) continue;
+    if (!Object.hasOwn(after, key)) continue;
+    afterCount++;
+    if (!Object.hasOwn(before, key)) continue;
     const old = before[key];
     const next = after[key];
     if (old === next) return true;
     if (typeof old === 'object' && old !== null && typeof next === 'object' && next !== null) return true;
   }
   // Same fields, new values (a map such as annotations): name the changed field precisely.
-  const keys = Object.keys(before);
-  return keys.length === Object.keys(after).length && keys.every((key) => Object.hasOwn(after, key));
+  let beforeCount = 0;
+  for (const key in before) {
+    if (!Object.hasOwn(before, key)) continue;
+    if (!Object.hasOwn(after, key)) return false;
+    beforeCount++;
+  }
+  return beforeCount === afterCount;
 }
 
 function diffObject(
@@ -77,6 +85,16 @@ function diffObject(
 }
 
 /**
+ * Membership in `list` from `start` on. Lists in pods are short, and a scan beats building a set
+ * for them (this runs for every changed list); a long list gets a set, so the diff stays linear.
+ */
+function membership(list: readonly Json[], start: number): (value: Json) => boolean {
+  if (list.length - start <= 32) return (value) => list.indexOf(value, start) !== -1;
+  const set = new Set(list.slice(start));
+  return (value) => set.has(value);
+}
+
+/**
  * Kept elements are the same references in the same order; everything else was removed, added or
  * replaced in place. Falls back to replacing the whole array if the rewrite ever reordered it (it
  * does not, but a wrong patch would be worse than a large one).
@@ -97,8 +115,8 @@ function diffArray(
     for (; j < after.length; j++) ops.push({ op: 'add', path: pointer(path, j), value: after[j] });
     return;
   }
-  const inAfter = new Set(after.slice(j));
-  const inBefore = new Set(before.slice(i));
+  const inAfter = membership(after, j);
+  const inBefore = membership(before, i);
   while (i < before.length || j < after.length) {
     const old = before[i];
     const next = after[j];
@@ -108,8 +126,8 @@ function diffArray(
       index++;
       continue;
     }
-    const oldGone = i < before.length && !inAfter.has(old);
-    const nextNew = j < after.length && !inBefore.has(next);
+    const oldGone = i < before.length && !inAfter(old);
+    const nextNew = j < after.length && !inBefore(next);
     if (oldGone && nextNew) {
       diffInto(old, next, pointer(path, index), ops);
       i++;

@@ -4,11 +4,13 @@
 // algorithm (third_party/forked/golang/expansion) exactly: `$$` is an escaped `$`, so `$$(X)` is
 // not a reference; `$(` without a closing `)` is plain text.
 
+const NONE: readonly string[] = Object.freeze([]);
+
 /** Names referenced as `$(NAME)` in `text`, in order of appearance (duplicates kept). */
-export function referencedNames(text: string): string[] {
-  const names: string[] = [];
+export function referencedNames(text: string): readonly string[] {
   // Fast path: nearly every value has no `$(` at all.
-  if (!text.includes('$(')) return names;
+  if (!text.includes('$(')) return NONE;
+  const names: string[] = [];
   for (let cursor = 0; cursor < text.length - 1; cursor++) {
     if (text.charCodeAt(cursor) !== 36 /* $ */) continue;
     const next = text.charCodeAt(cursor + 1);

@@ -45,10 +45,20 @@ function labelFragment(text: string, max: number): string {
     .replace(/^-+|-+$/g, '');
 }
 
+// The same containers and secrets come back in pod after pod: names are computed once each.
+const MAX_CACHED_NAMES = 10_000;
+const volumeNames = new Map<string, string>();
+
 function volumeName(readable: string, hashInput: string): string {
-  const fragment = labelFragment(readable, 40);
-  // `envless-` (8) + fragment (<= 40) + `-` + hash (8) = at most 57 characters: a valid DNS label.
-  return fragment ? `envless-${fragment}-${shortHash(hashInput)}` : `envless-${shortHash(hashInput)}`;
+  let name = volumeNames.get(hashInput);
+  if (name === undefined) {
+    const fragment = labelFragment(readable, 40);
+    // `envless-` (8) + fragment (<= 40) + `-` + hash (8) = at most 57 characters: a valid DNS label.
+    name = fragment ? `envless-${fragment}-${shortHash(hashInput)}` : `envless-${shortHash(hashInput)}`;
+    if (volumeNames.size >= MAX_CACHED_NAMES) volumeNames.clear();
+    volumeNames.set(hashInput, name);
+  }
+  return name;
 }
 
 /** The projected volume that holds the keys one container referenced (one volume per container). */

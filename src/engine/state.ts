@@ -1,7 +1,7 @@
 // Pod-wide state of one rewrite: the settings that apply to every container and the pod's volume
 // list, copied on first write so the input is never mutated.
-import type { NameOptions } from '../detect/index.ts';
 import { ANNOTATION, isTrue, keepEnvList, type Annotations } from './annotations.ts';
+import { literalAssessor, type LiteralAssessor } from './literals.ts';
 import { normalizePath } from './names.ts';
 import type { Conversion, EngineOptions, PodSpec, Volume } from './types.ts';
 
@@ -27,7 +27,8 @@ export class PodState {
   readonly keepEnv: ReadonlySet<string>;
   readonly allowShadowing: boolean;
   readonly enforce: boolean;
-  readonly nameOptions: NameOptions | undefined;
+  /** Grades a literal `env` value (name analysis memoized). */
+  readonly assessLiteral: LiteralAssessor;
 
   readonly warnings: string[] = [];
   readonly denials: string[] = [];
@@ -48,7 +49,7 @@ export class PodState {
     this.keepEnv = keepEnvList(annotations);
     this.allowShadowing = isTrue(annotations, ANNOTATION.allowEnvFromShadowing);
     this.enforce = options.mode === 'enforce';
-    this.nameOptions = options.nameOptions;
+    this.assessLiteral = literalAssessor(options.nameOptions);
     this.volumeList = Array.isArray(spec.volumes) ? spec.volumes : [];
     this.volumeList.forEach((volume, i) => {
       if (typeof volume?.name === 'string' && !this.index.has(volume.name)) this.index.set(volume.name, i);
