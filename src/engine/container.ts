@@ -25,6 +25,7 @@ import type {
   Conversion,
   EnvFromSource,
   EnvVar,
+  PatchOperation,
   ProjectedVolumeSource,
   SecretProjection,
   Volume,
@@ -622,6 +623,45 @@ class ContainerRewrite {
     return this.assemble();
   }
 
+  /**
+   * Appends the operations that turn the input container into the assembled one, the container
+   * being at `path`. Written from what the rewrite did rather than found by comparing the two:
+   * only env entries, envFrom sources and mounts ever change.
+   */
+  patch(path: string, ops: PatchOperation[]): void {
+    const { env, envFrom, volumeMounts } = this.container;
+    if (this.replacedEnv.size > 0 || this.appendedEnv.length > 0) {
+      if (!Array.isArray(env)) {
+        ops.push({ op: 'add', path: `${path}/env`, value: this.appendedEnv });
+      } else {
+        // Filled in env order, so the indices ascend.
+        for (const [i, entry] of this.replacedEnv)
+          ops.push({ op: 'replace', path: `${path}/env/${i}`, value: entry });
+        let next = env.length;
+        for (const entry of this.appendedEnv)
+          ops.push({ op: 'add', path: `${path}/env/${next++}`, value: entry });
+      }
+    }
+    if (this.removedEnvFrom.size > 0 && Array.isArray(envFrom)) {
+      if (this.removedEnvFrom.size === envFrom.length) {
+        ops.push({ op: 'remove', path: `${path}/envFrom` });
+      } else {
+        // Highest index first, so each removal leaves the indices still to remove in place.
+        const removed = [...this.removedEnvFrom].sort((a, b) => b - a);
+        for (const i of removed) ops.push({ op: 'remove', path: `${path}/envFrom/${i}` });
+      }
+    }
+    if (this.addedMounts.length > 0) {
+      if (!Array.isArray(volumeMounts)) {
+        ops.push({ op: 'add', path: `${path}/volumeMounts`, value: this.mounts });
+      } else {
+        let next = volumeMounts.length;
+        for (const mount of this.addedMounts)
+          ops.push({ op: 'add', path: `${path}/volumeMounts/${next++}`, value: mount });
+      }
+    }
+  }
+
   private assemble(): Container {
     const changedEnv = this.replacedEnv.size > 0 || this.appendedEnv.length > 0;
     if (!changedEnv && this.removedEnvFrom.size === 0 && this.addedMounts.length === 0) return this.container;
@@ -638,8 +678,17 @@ class ContainerRewrite {
   }
 }
 
-/** Rewrites one container; returns the input object itself when nothing changes. */
-export function rewriteContainer(container: Container, kind: ContainerKind, pod: PodState): Container {
+/**
+ * Rewrites one container; returns the input object itself when nothing changes. The patch
+ * operations for the change, the container being at `path`, are appended to `ops`.
+ */
+export function rewriteContainer(
+  container: Container,
+  kind: ContainerKind,
+  pod: PodState,
+  path: string,
+  ops: PatchOperation[],
+): Container {
   if (!isObject(container) || typeof container.name !== 'string' || !container.name) return container;
   const env: readonly EnvVar[] = Array.isArray(container.env) ? container.env : NONE;
   const envFrom: readonly EnvFromSource[] = Array.isArray(container.envFrom) ? container.envFrom : NONE;
@@ -648,5 +697,8 @@ export function rewriteContainer(container: Container, kind: ContainerKind, pod:
     env.some((entry) => isObject(entry?.valueFrom?.secretKeyRef)) ||
     envFrom.some((source) => isObject(source?.secretRef));
   if (!hasSecretRefs) return container;
-  return new ContainerRewrite(container, kind, pod, env, envFrom).run();
+  const rewrite = new ContainerRewrite(container, kind, pod, env, envFrom);
+  const rewritten = rewrite.run();
+  if (rewritten !== container) rewrite.patch(path, ops);
+  return rewritten;
 }

@@ -3,7 +3,8 @@
 import { ANNOTATION, isTrue, keepEnvList, type Annotations } from './annotations.ts';
 import { literalAssessor, type LiteralAssessor } from './literals.ts';
 import { normalizePath } from './names.ts';
-import type { Conversion, EngineOptions, PodSpec, Volume } from './types.ts';
+import { diffInto } from './diff.ts';
+import type { Conversion, EngineOptions, PatchOperation, PodSpec, Volume } from './types.ts';
 
 export const DEFAULT_MOUNT_ROOT = '/run/secrets';
 
@@ -38,6 +39,8 @@ export class PodState {
 
   private volumeList: Volume[];
   private copied = false;
+  /** Indices of input volumes replaced by a new version. */
+  private readonly replaced = new Set<number>();
   private readonly index = new Map<string, number>();
   private mounters: Map<string, Set<string>> | undefined;
   private readonly spec: PodSpec;
@@ -90,7 +93,23 @@ export class PodState {
       this.volumeList.push(volume);
     } else {
       this.volumeList[i] = volume;
+      this.replaced.add(i);
     }
+  }
+
+  /** Appends the operations that turn the input's volumes into `volumes()`, the spec being at `path`. */
+  volumesPatch(path: string, ops: PatchOperation[]): void {
+    if (!this.copied) return;
+    const before = this.spec.volumes;
+    if (!Array.isArray(before)) {
+      ops.push({ op: 'add', path: `${path}/volumes`, value: this.volumeList });
+      return;
+    }
+    // A volume envless made on an earlier pass, now holding more keys: described field by field.
+    for (const i of [...this.replaced].sort((a, b) => a - b))
+      diffInto(before[i], this.volumeList[i], `${path}/volumes/${i}`, ops);
+    for (let i = before.length; i < this.volumeList.length; i++)
+      ops.push({ op: 'add', path: `${path}/volumes/${i}`, value: this.volumeList[i] });
   }
 }
 

@@ -1,7 +1,7 @@
 // Entry points: a Pod, or any workload that carries a pod template. The opt-out annotations are
 // read from the pod template's metadata (that is what becomes the pod's metadata), and the patch
 // paths are relative to the object passed in.
-import { diff } from './diff.ts';
+import { escapePointerToken } from './diff.ts';
 import { rewritePodTemplate } from './pod.ts';
 import type { EngineOptions, KubeObject, MutationResult, Pod, PodTemplateSpec } from './types.ts';
 
@@ -56,19 +56,20 @@ export function mutateObject<T extends KubeObject>(
   if (!path || !isObject(template)) return { pod: object, patch: [], warnings: [], conversions: [] };
 
   const { metadata, spec } = template as PodTemplateSpec;
-  const rewrite = rewritePodTemplate(metadata, spec, options);
+  const base = path.map((token) => `/${escapePointerToken(token)}`).join('');
+  const rewrite = rewritePodTemplate(metadata, spec, options, base);
   const denied = rewrite.denials.length > 0 ? rewrite.denials.join('; ') : undefined;
-  const base = {
+  const result = {
     warnings: rewrite.warnings,
     conversions: rewrite.conversions,
     ...(denied ? { denied } : {}),
   };
-  if (!rewrite.changed) return { pod: { ...object }, patch: [], ...base };
+  if (!rewrite.changed) return { pod: { ...object }, patch: [], ...result };
 
   const newTemplate: Record<string, unknown> = { ...template, spec: rewrite.spec };
   if (rewrite.metadata !== metadata) newTemplate.metadata = rewrite.metadata;
   const pod = setIn(object, path, newTemplate);
-  return { pod, patch: diff(object, pod), ...base };
+  return { pod, patch: rewrite.patch, ...result };
 }
 
 /** Rewrites a Pod (its `kind` field is not required). */
