@@ -40,6 +40,8 @@ Options (environment variable in brackets; flags win over variables, variables o
       --mount-root DIR       where secret files are mounted (default /run/secrets) [ENVLESS_MOUNT_ROOT]
   -c, --config FILE          YAML with mode, onError, mountRoot [ENVLESS_CONFIG]
       --max-body-bytes N     largest accepted request (default 6291456 = 6 MiB) [ENVLESS_MAX_BODY_BYTES]
+      --decision-cache N     answers kept for replicas of one pod template (default 1024, 0: off)
+                             [ENVLESS_DECISION_CACHE]
       --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent [ENVLESS_LOG_LEVEL]
       --shutdown-delay S     seconds to stay up unready after SIGTERM (default 0) [ENVLESS_SHUTDOWN_DELAY]
       --shutdown-timeout S   longest wait for in-flight requests (default 25) [ENVLESS_SHUTDOWN_TIMEOUT]
@@ -79,6 +81,7 @@ const STRING_FLAGS = [
   'mount-root',
   'config',
   'max-body-bytes',
+  'decision-cache',
   'log-level',
   'shutdown-delay',
   'shutdown-timeout',
@@ -179,6 +182,7 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
       onError: settings.onError,
       ...(settings.mountRoot !== undefined ? { mountRoot: settings.mountRoot } : {}),
       maxBodyBytes: settings.maxBodyBytes,
+      decisionCacheEntries: settings.decisionCacheEntries,
       host: settings.host,
       port: settings.port,
       metricsHost: settings.metricsHost,

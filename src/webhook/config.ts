@@ -10,6 +10,7 @@ import { isAbsolute, normalize } from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import { CliError, usageError } from '../cli/errors.ts';
 import type { OnError } from './admission.ts';
+import { DEFAULT_DECISION_CACHE_ENTRIES } from './decision-cache.ts';
 import type { Mode } from './engine.ts';
 
 export const MODES: readonly Mode[] = ['warn', 'enforce'];
@@ -39,6 +40,8 @@ export interface WebhookSettings {
   readonly onError: OnError;
   readonly mountRoot?: string;
   readonly maxBodyBytes: number;
+  /** Answers kept for replicas of one pod template (0: off). */
+  readonly decisionCacheEntries: number;
   readonly logLevel: LogLevel;
   /** Time between readiness turning false and the listener closing (endpoint propagation). */
   readonly shutdownDelayMs: number;
@@ -140,6 +143,7 @@ export const ENV_VARS: Readonly<Record<string, string>> = {
   'on-error': 'ENVLESS_ON_ERROR',
   'mount-root': 'ENVLESS_MOUNT_ROOT',
   'max-body-bytes': 'ENVLESS_MAX_BODY_BYTES',
+  'decision-cache': 'ENVLESS_DECISION_CACHE',
   'log-level': 'ENVLESS_LOG_LEVEL',
   'shutdown-delay': 'ENVLESS_SHUTDOWN_DELAY',
   'shutdown-timeout': 'ENVLESS_SHUTDOWN_TIMEOUT',
@@ -226,6 +230,13 @@ export function resolveWebhookSettings(
       1024,
       1024 * 1024 * 1024,
       'a number of bytes (at least 1024)',
+    ),
+    decisionCacheEntries: integer(
+      'decision-cache',
+      DEFAULT_DECISION_CACHE_ENTRIES,
+      0,
+      1_000_000,
+      'a number of answers between 0 (off) and 1000000',
     ),
     logLevel: oneOf('log-level', LOG_LEVELS, 'info'),
     shutdownDelayMs: milliseconds('shutdown-delay', 0),

@@ -166,6 +166,7 @@ export interface WebhookMetrics {
   readonly warnings: Counter;
   readonly denials: Counter;
   readonly engineErrors: Counter;
+  readonly decisionCache: Counter;
   readonly certificateExpiry: Gauge;
   readonly certificateReloads: Counter;
 }
@@ -199,6 +200,13 @@ export function createWebhookMetrics(): WebhookMetrics {
       'Internal errors in the rewrite engine (answered per --on-error).',
     ),
   );
+  const decisionCache = registry.register(
+    new Counter(
+      'envless_decision_cache_requests_total',
+      'Pod CREATE answers looked up among those kept for replicas of one pod template, by result (hit, miss).',
+      'result',
+    ).init(['hit', 'miss']),
+  );
   const certificateExpiry = registry.register(
     new Gauge(
       'envless_certificate_expiry_timestamp_seconds',
@@ -223,6 +231,7 @@ export function createWebhookMetrics(): WebhookMetrics {
     warnings,
     denials,
     engineErrors,
+    decisionCache,
     certificateExpiry,
     certificateReloads,
   };

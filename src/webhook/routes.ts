@@ -1,14 +1,23 @@
 // The routes on the TLS port: POST /mutate (decode, `admit`, encode) and the health probes.
 // Each admission request is recorded once, when its answer has been sent: one log line (uid,
 // namespace, pod, outcome, duration, counts; never the body) and the metrics.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
 import {
   admit,
+  engineOperationFor,
   parseAdmissionReview,
   serializeReview,
   type AdmissionOutcome,
   type AdmissionSettings,
 } from './admission.ts';
+import {
+  KnownAnswer,
+  requestKey,
+  type AnswerFacts,
+  type DecisionCache,
+  type RequestKey,
+} from './decision-cache.ts';
 import type { PodEngine } from './engine.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
@@ -24,6 +33,8 @@ interface AdmissionRecord {
   warnings?: number;
   conversions?: number;
   patchOperations?: number;
+  /** Answered from the decision cache. */
+  cached?: boolean;
 }
 
 const records = new WeakMap<FastifyRequest, AdmissionRecord>();
@@ -32,6 +43,8 @@ export interface AdmissionRouteOptions {
   readonly engine: PodEngine;
   readonly settings: AdmissionSettings;
   readonly metrics: WebhookMetrics;
+  /** Absent: every pod is decided afresh. */
+  readonly cache?: DecisionCache;
 }
 
 function podLabel(object: unknown, requestName: string | undefined): string | undefined {
@@ -64,12 +77,53 @@ function recordResponse(metrics: WebhookMetrics, request: FastifyRequest, reply:
   else request.log.info(line, 'admission');
 }
 
+const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
+
+/**
+ * fastify's JSON parser (secure-json-parse, prototype poisoning refused), plus the decision
+ * cache: a body that repeats one answered before (but for its uid) is not parsed at all, and the
+ * route gets the kept answer instead of the JSON.
+ */
+function admissionBodyParser(cache: DecisionCache | undefined, keys: WeakMap<FastifyRequest, RequestKey>) {
+  return (
+    request: FastifyRequest,
+    body: string | Buffer,
+    done: (error: Error | null, body?: unknown) => void,
+  ): void => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
+    const key = cache ? requestKey(text) : undefined;
+    if (key) {
+      const known = cache!.lookup(key);
+      if (known) return done(null, known);
+      keys.set(request, key);
+    }
+    let parsed: unknown;
+    try {
+      parsed = secureJson.parse(text, PARSE_OPTIONS);
+    } catch {
+      return done(new errorCodes.FST_ERR_CTP_INVALID_JSON_BODY(), undefined);
+    }
+    done(null, parsed);
+  };
+}
+
 export async function admissionRoutes(app: FastifyInstance, options: AdmissionRouteOptions): Promise<void> {
-  const { engine, settings, metrics } = options;
+  const { engine, settings, metrics, cache } = options;
+  const keys = new WeakMap<FastifyRequest, RequestKey>();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, admissionBodyParser(cache, keys));
+  const send = (reply: FastifyReply, text: string) =>
+    reply.type('application/json; charset=utf-8').send(text);
   app.post(
     '/mutate',
     { onResponse: (request, reply, done) => (recordResponse(metrics, request, reply), done()) },
     async (request, reply) => {
+      if (request.body instanceof KnownAnswer) {
+        const known = request.body;
+        records.set(request, { uid: known.uid, ...known.facts, cached: true });
+        metrics.decisionCache.inc('hit');
+        return send(reply, known.text);
+      }
       const review = parseAdmissionReview(request.body);
       const record: AdmissionRecord = {
         uid: review.uid,
@@ -81,6 +135,9 @@ export async function admissionRoutes(app: FastifyInstance, options: AdmissionRo
       const pod = podLabel(review.object, review.name);
       if (pod !== undefined) record.pod = pod;
       records.set(request, record);
+      // Only pod CREATE is kept: the pods of one template. Anything else is decided afresh.
+      const key = engineOperationFor(review) === 'CREATE' ? keys.get(request) : undefined;
+      if (key !== undefined) metrics.decisionCache.inc('miss');
       const decision = await admit(review, engine, settings);
       record.outcome = decision.outcome;
       record.warnings = decision.warnings;
@@ -92,7 +149,13 @@ export async function admissionRoutes(app: FastifyInstance, options: AdmissionRo
           'engine error',
         );
       }
-      return reply.type('application/json; charset=utf-8').send(serializeReview(decision.review));
+      const text = serializeReview(decision.review);
+      // Engine failures are not kept: the next replica gets a fresh try.
+      if (key !== undefined && decision.error === undefined) {
+        const { uid: _uid, ...facts } = record;
+        cache!.remember(key, review.uid, text, facts as AnswerFacts);
+      }
+      return send(reply, text);
     },
   );
 }

@@ -10,6 +10,7 @@ import type { OnError } from './admission.ts';
 import { CertificateWatcher, readKeyPair, type CertificateFiles } from './cert-watcher.ts';
 import { inspectKeyPair, type KeyPairFacts, type PemKeyPair } from './certs.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './config.ts';
+import { DecisionCache, DEFAULT_DECISION_CACHE_ENTRIES } from './decision-cache.ts';
 import { loadEngine, type Mode, type PodEngine } from './engine.ts';
 import { errorBody, fromFrameworkError, WebhookError } from './errors.ts';
 import { createMetricsServer } from './metrics-server.ts';
@@ -29,6 +30,8 @@ export interface WebhookServerOptions {
   readonly onError?: OnError;
   readonly mountRoot?: string;
   readonly maxBodyBytes?: number;
+  /** Answers kept for replicas of one pod template (default 1024; 0 turns the cache off). */
+  readonly decisionCacheEntries?: number;
   /** A pair in memory, or files that are watched and reloaded when they change. */
   readonly tls: PemKeyPair | CertificateFiles;
   readonly host?: string;
@@ -157,6 +160,9 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
   await app.register(admissionRoutes, {
     engine,
     metrics,
+    ...(options.decisionCacheEntries !== 0
+      ? { cache: new DecisionCache(options.decisionCacheEntries ?? DEFAULT_DECISION_CACHE_ENTRIES) }
+      : {}),
     settings: {
       mode: options.mode ?? 'warn',
       onError: options.onError ?? 'allow',

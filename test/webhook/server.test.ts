@@ -321,6 +321,111 @@ describe('enforce mode and engine failures', () => {
   });
 });
 
+describe('decision cache (replicas of one pod template)', () => {
+  /** The real engine, counting its calls. */
+  function countingEngine(): { engine: PodEngine; calls: () => number } {
+    let calls = 0;
+    return {
+      engine: (pod, options) => {
+        calls += 1;
+        return mutatePod(pod, options);
+      },
+      calls: () => calls,
+    };
+  }
+
+  /** Replicas of one template: the same pod, each request with its own uid. */
+  const replica = () => review(podWithSecrets());
+
+  it('answers replicas from the first decision, each with its own uid, and decides new templates afresh', async () => {
+    const counting = countingEngine();
+    const lines = logCollector();
+    const server = await startServer({
+      tls: await pki.issue(),
+      engine: counting.engine,
+      logger: { level: 'info', stream: lines.stream },
+    });
+    try {
+      const call = (body: unknown) =>
+        httpsCall(`${server.url}/mutate`, { body: body as object, ca: pki.ca.cert });
+      // The first two are decided (an answer is kept from the second sighting), the rest are not.
+      const answers: ReviewAnswer[] = [];
+      const bodies = [replica(), replica(), replica(), replica()];
+      for (const body of bodies) answers.push((await call(body)).json as ReviewAnswer);
+      expect(counting.calls()).toBe(2);
+      answers.forEach((answer, i) => {
+        expect(answer.response).toEqual({ ...answers[0]!.response, uid: bodies[i]!.request.uid });
+      });
+      const metrics = server.server.metrics;
+      expect(metrics.decisionCache.value('hit')).toBe(2);
+      expect(metrics.decisionCache.value('miss')).toBe(2);
+      expect(metrics.requests.value('patched')).toBe(4);
+      expect(metrics.conversions.value()).toBe(4);
+      // Each request is logged as itself, the cached ones marked so.
+      const logged = lines.lines().filter((line) => line.msg === 'admission');
+      expect(logged.map((line) => [line.uid, line.outcome, line.pod, line.cached])).toEqual(
+        bodies.map((body, i) => [body.request.uid, 'patched', 'api-7d9f-*', i >= 2 ? true : undefined]),
+      );
+
+      // Anything else that differs (here the image), and ephemeral containers: the engine decides.
+      const other = podWithSecrets() as { spec: { containers: { image: string }[] } };
+      other.spec.containers[0]!.image = 'registry.example/api:1.4.3';
+      await call(review(other));
+      expect(counting.calls()).toBe(3);
+      const ephemeral = {
+        operation: 'UPDATE',
+        subResource: 'ephemeralcontainers',
+        oldObject: podWithSecrets(),
+      };
+      for (let i = 0; i < 3; i++) await call(review(podWithSecrets(), ephemeral));
+      expect(counting.calls()).toBe(6);
+      // Bad input still gets the full checks, whatever was answered before.
+      const broken = replica() as { request: Record<string, unknown> };
+      broken.request.operation = 'MERGE';
+      expect((await call(broken)).status).toBe(400);
+    } finally {
+      await server.server.shutdown();
+    }
+  });
+
+  it('keeps no engine failure: the next replica gets a fresh try', async () => {
+    let calls = 0;
+    const flaky: PodEngine = (pod, options) => {
+      calls += 1;
+      if (calls === 1) throw new TypeError('engine bug');
+      return mutatePod(pod, options);
+    };
+    const server = await startServer({ tls: await pki.issue(), engine: flaky });
+    try {
+      const call = () => httpsCall(`${server.url}/mutate`, { body: replica(), ca: pki.ca.cert });
+      // Failed, then decided twice (kept from then on), then answered from the cache.
+      expect(((await call()).json as ReviewAnswer).response.warnings).toEqual([ENGINE_ERROR_WARNING]);
+      for (let i = 0; i < 3; i++)
+        expect(((await call()).json as ReviewAnswer).response.patch).toEqual(expect.any(String));
+      expect(calls).toBe(3);
+    } finally {
+      await server.server.shutdown();
+    }
+  });
+
+  it('decides every pod afresh with --decision-cache 0', async () => {
+    const counting = countingEngine();
+    const server = await startServer({
+      tls: await pki.issue(),
+      engine: counting.engine,
+      decisionCacheEntries: 0,
+    });
+    try {
+      for (let i = 0; i < 3; i++)
+        await httpsCall(`${server.url}/mutate`, { body: replica(), ca: pki.ca.cert });
+      expect(counting.calls()).toBe(3);
+      expect(server.server.metrics.decisionCache.value('hit')).toBe(0);
+    } finally {
+      await server.server.shutdown();
+    }
+  });
+});
+
 describe('probes, metrics and logs', () => {
   it('answers /healthz and /readyz', async () => {
     expect((await httpsCall(`${started.url}/healthz`, { ca: pki.ca.cert })).json).toEqual({ status: 'ok' });

@@ -67,6 +67,7 @@ describe('settings', () => {
       mode: 'warn',
       onError: 'allow',
       maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
+      decisionCacheEntries: 1024,
       logLevel: 'info',
       shutdownDelayMs: 0,
       shutdownTimeoutMs: 25_000,
