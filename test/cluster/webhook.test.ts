@@ -269,6 +269,36 @@ describe.skipIf(clusterSkip(true))('envless webhook through kube-apiserver', () 
     expect(diff.code, diff.stderr).toBe(0);
   });
 
+  it("answers a ReplicaSet's burst of identical pods from the decision cache, and the API server accepts it", async () => {
+    const template = podWithSecretEnv('unused', NS);
+    const replicas = 10;
+    const hitsBefore = webhook.server.metrics.decisionCache.value('hit');
+    await clients.apps.createNamespacedDeployment({
+      namespace: NS,
+      body: {
+        metadata: { name: 'burst', namespace: NS },
+        spec: {
+          replicas,
+          selector: { matchLabels: { app: 'burst' } },
+          template: { metadata: { labels: { app: 'burst' } }, spec: template.spec },
+        },
+      },
+    });
+    const pods = await poll(`${replicas} burst pods`, async () => {
+      const list = await clients.core.listNamespacedPod({ namespace: NS, labelSelector: 'app=burst' });
+      return list.items.length === replicas ? list.items : undefined;
+    });
+    for (const pod of pods) expectConverted(pod);
+    // The ReplicaSet creates pods in batches of 1, 2, 4, 3: replicas in one batch share a body
+    // (but for the uid; managedFields time is in seconds), so the later ones are cache hits.
+    const logged = webhook.requests.filter((r) => r.namespace === NS && r.pod?.startsWith('burst-'));
+    expect(logged).toHaveLength(replicas);
+    const cached = logged.filter((r) => (r as { cached?: boolean }).cached === true);
+    expect(cached.length).toBeGreaterThan(0);
+    expect(webhook.server.metrics.decisionCache.value('hit') - hitsBefore).toBe(cached.length);
+    expect(new Set(logged.map((r) => r.uid)).size).toBe(replicas);
+  });
+
   describe('opt-outs: the API server does not send the pod at all', () => {
     // Two witnesses: the webhook's request log, and the API server's own count of calls to it.
     const callsToWebhook = async () =>
