@@ -10,7 +10,6 @@
 // "## Webhook". Latency percentiles come from every response time (float milliseconds), not
 // from autocannon's integer-millisecond histogram.
 import { fork, type ChildProcess } from 'node:child_process';
-import { Agent, request as httpsRequest } from 'node:https';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +21,7 @@ import type { Pod } from '../src/engine/index.ts';
 import { admit, parseAdmissionReview, serializeReview } from '../src/webhook/admission.ts';
 import { createThrowAwayCertificates } from '../src/webhook/certs.ts';
 import { writeSection } from './doc-section.ts';
+import { pacedLoad as steadyLoad } from './paced-load.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -210,12 +210,31 @@ export function realisticPod(): Pod {
   };
 }
 
-function admissionReviewBody(pod: Pod): string {
+/** autocannon's placeholder, replaced by a unique id in every request it sends. */
+const ID = '[<id>]';
+
+/**
+ * The AdmissionReview the API server sends for `pod`, in its compact JSON. Every request gets its
+ * own uid, as from the API server. `distinct`: the pod also carries a label with that id, so no two
+ * requests hold the same pod (pods of different templates: every one is decided by the engine);
+ * otherwise requests are replicas of one template (a ReplicaSet scaling up: the decision cache
+ * answers all but the first).
+ */
+function admissionReviewBody(pod: Pod, distinct: boolean): string {
+  const object = distinct
+    ? {
+        ...pod,
+        metadata: {
+          ...pod.metadata,
+          labels: { ...(pod.metadata?.labels as Record<string, string>), 'bench.envless.dev/id': ID },
+        },
+      }
+    : pod;
   return JSON.stringify({
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: {
-      uid: '705ab4f5-6393-11e8-b7cc-42010a800002',
+      uid: ID,
       kind: { group: '', version: 'v1', kind: 'Pod' },
       resource: { group: '', version: 'v1', resource: 'pods' },
       requestKind: { group: '', version: 'v1', kind: 'Pod' },
@@ -227,12 +246,17 @@ function admissionReviewBody(pod: Pod): string {
         uid: 'b5e0c1d2-0000-4000-8000-000000000001',
         groups: ['system:serviceaccounts', 'system:serviceaccounts:kube-system', 'system:authenticated'],
       },
-      object: pod,
+      object,
       oldObject: null,
       dryRun: false,
       options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
     },
   });
+}
+
+/** The body as one request sends it, with the placeholder replaced by `id`. */
+function withId(body: string, id: string): string {
+  return body.replaceAll(ID, id);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,6 +337,7 @@ async function load(
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body,
+        idReplacement: true,
         connections,
         duration: seconds,
         tlsOptions: { ca },
@@ -334,12 +359,9 @@ async function load(
   };
 }
 
-/**
- * An open-loop load at a steady `rate`: requests are sent when due (checked every millisecond)
- * over up to `connections` keep-alive connections, whatever the answers' latency. autocannon's
- * own rate limit is not used here: it releases each second's quota in one burst at the start of
- * the second, so its p99 would measure that burst's queue rather than the server.
- */
+let pacedRuns = 0;
+
+/** A steady open-loop load (bench/paced-load.ts); every body unique across runs when `body` has the placeholder. */
 async function pacedLoad(
   port: number,
   body: string,
@@ -348,67 +370,24 @@ async function pacedLoad(
   rate: number,
   connections: number,
 ): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections, ca });
-  const times: number[] = [];
-  let sent = 0;
-  let non2xx = 0;
-  let errors = 0;
-  const total = Math.floor(rate * seconds);
-  const inFlight = new Set<Promise<void>>();
-  const send = (): void => {
-    const started = performance.now();
-    const done = new Promise<void>((resolve) => {
-      const request = httpsRequest(
-        {
-          host: '127.0.0.1',
-          port,
-          path: '/mutate',
-          method: 'POST',
-          agent,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-        },
-        (response) => {
-          response.resume();
-          response.on('end', () => {
-            if (response.statusCode === 200) times.push(performance.now() - started);
-            else non2xx += 1;
-            resolve();
-          });
-        },
-      );
-      request.on('error', () => {
-        errors += 1;
-        resolve();
-      });
-      request.end(body);
-    });
-    inFlight.add(done);
-    void done.then(() => inFlight.delete(done));
-  };
-  const start = performance.now();
-  await new Promise<void>((resolve) => {
-    const tick = (): void => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      while (sent < due) {
-        send();
-        sent += 1;
-      }
-      if (sent >= total) resolve();
-      else setTimeout(tick, 1);
-    };
-    tick();
+  pacedRuns += 1;
+  const run = pacedRuns;
+  const result = await steadyLoad({
+    port,
+    ca,
+    path: '/mutate',
+    seconds,
+    rate,
+    connections,
+    body: (sequence) => withId(body, `paced-${run}-${sequence}`),
   });
-  await Promise.all(inFlight);
-  const elapsed = (performance.now() - start) / 1000;
-  agent.destroy();
-  const sorted = Float64Array.from(times).sort();
   return {
-    requestsPerSecond: times.length / elapsed,
-    p50: percentile(sorted, 50),
-    p99: percentile(sorted, 99),
-    requests: sent,
-    non2xx,
-    errors,
+    requestsPerSecond: result.requestsPerSecond,
+    p50: percentile(result.latencies, 50),
+    p99: percentile(result.latencies, 99),
+    requests: result.sent,
+    non2xx: result.non2xx,
+    errors: result.errors,
   };
 }
 
@@ -493,7 +472,8 @@ async function benchmark(): Promise<void> {
 
   const loadBefore = loadavg()[0]!;
   const pod = realisticPod();
-  const body = admissionReviewBody(pod);
+  const replicaBody = admissionReviewBody(pod, false);
+  const distinctBody = admissionReviewBody(pod, true);
   const podJson = JSON.stringify(pod);
   const mutated = mutatePod(pod, { mode: 'warn' });
   const containers = (pod.spec?.containers?.length ?? 0) + (pod.spec?.initContainers?.length ?? 0);
@@ -509,10 +489,11 @@ async function benchmark(): Promise<void> {
     microsecondsPerCall(() => mutatePod(JSON.parse(podJson) as Pod, { mode: 'warn' }), 20_000, 7) -
     parseMicros;
   const settings = { mode: 'warn', onError: 'allow' } as const;
-  // What /mutate does besides TLS and HTTP: parse, validate, engine, encode.
+  const oneBody = withId(distinctBody, 'one');
+  // What /mutate does for a new pod besides TLS and HTTP: parse, validate, engine, encode.
   const requestMicros = await microsecondsPerAsyncCall(
     async () =>
-      JSON.stringify((await admit(parseAdmissionReview(JSON.parse(body)), mutatePod, settings)).review),
+      serializeReview((await admit(parseAdmissionReview(JSON.parse(oneBody)), mutatePod, settings)).review),
     5_000,
     7,
   );
@@ -521,7 +502,7 @@ async function benchmark(): Promise<void> {
   // The bare server answers with the envless webhook's own answer to this request, so both
   // servers put the same bytes on the wire and differ only in deciding.
   const answer = serializeReview(
-    (await admit(parseAdmissionReview(JSON.parse(body)), mutatePod, settings)).review,
+    (await admit(parseAdmissionReview(JSON.parse(oneBody)), mutatePod, settings)).review,
   );
   const env = {
     BENCH_TLS: JSON.stringify(serving),
@@ -529,55 +510,84 @@ async function benchmark(): Promise<void> {
     BENCH_LOG_LEVEL: values['log-level'] ?? 'info',
     BENCH_POD: podJson,
   };
-  type Measured = LoadResult & { peakRss: number; cpuPerRequest: number };
+  type Measured = LoadResult & {
+    peakRss: number;
+    cpuPerRequest: number;
+    p50Server?: number;
+    p99Server?: number;
+  };
   const results: Record<string, Measured> = {};
+  const runs: { name: string; target: Target; body: string }[] = [
+    { name: 'bare', target: 'bare', body: distinctBody },
+    { name: 'replicas', target: 'envless', body: replicaBody },
+    { name: 'distinct', target: 'envless', body: distinctBody },
+    { name: 'fixed', target: 'envless-fixed', body: distinctBody },
+  ];
   let serverMeanMs: number | undefined;
-  let serverHalfP50: number | undefined;
-  let serverHalfP99: number | undefined;
-  for (const target of ['bare', 'envless', 'envless-fixed'] as const) {
-    process.stderr.write(`${target}: warm-up ${warmup}s, then ${seconds}s at full load...\n`);
+  for (const { name, target, body } of runs) {
+    process.stderr.write(`${name}: warm-up ${warmup}s, then ${seconds}s at full load...\n`);
     const server = await startServerProcess(target, env);
     await load(server.port, body, ca.cert, warmup, connections);
     const before = await server.stats();
     const result = await load(server.port, body, ca.cert, seconds, connections);
     const stats = await server.stats();
-    if (target === 'envless') serverMeanMs = histogramMean(stats.metrics);
+    if (name === 'distinct') serverMeanMs = histogramMean(stats.metrics);
     const cpuPerRequest = (stats.cpuMicros - before.cpuMicros) / result.requests;
-    results[target] = { ...result, peakRss: stats.peakRss, cpuPerRequest };
+    results[name] = { ...result, peakRss: stats.peakRss, cpuPerRequest };
     await server.stop();
   }
-  const halfRate = Math.floor(results.envless!.requestsPerSecond / 2);
-  for (const target of ['bare', 'envless'] as const) {
-    process.stderr.write(`${target}: ${seconds}s at a steady ${halfRate} req/s...\n`);
+  // Each webhook workload at half of its own maximum, and the bare server at the same rates.
+  const halfDistinct = Math.floor(results.distinct!.requestsPerSecond / 2);
+  const halfReplicas = Math.floor(results.replicas!.requestsPerSecond / 2);
+  const halfRuns: { name: string; target: Target; body: string; rate: number }[] = [
+    { name: 'bare-half-distinct', target: 'bare', body: distinctBody, rate: halfDistinct },
+    { name: 'distinct-half', target: 'envless', body: distinctBody, rate: halfDistinct },
+    { name: 'bare-half-replicas', target: 'bare', body: replicaBody, rate: halfReplicas },
+    { name: 'replicas-half', target: 'envless', body: replicaBody, rate: halfReplicas },
+  ];
+  for (const { name, target, body, rate } of halfRuns) {
+    process.stderr.write(`${name}: ${seconds}s at a steady ${rate} req/s...\n`);
     const server = await startServerProcess(target, env);
-    await pacedLoad(server.port, body, ca.cert, warmup, halfRate, connections);
+    await pacedLoad(server.port, body, ca.cert, warmup, rate, connections);
     const before = await server.stats();
-    const result = await pacedLoad(server.port, body, ca.cert, seconds, halfRate, connections);
+    const result = await pacedLoad(server.port, body, ca.cert, seconds, rate, connections);
     const stats = await server.stats();
     const cpuPerRequest = (stats.cpuMicros - before.cpuMicros) / result.requests;
-    results[`${target}-half`] = { ...result, peakRss: stats.peakRss, cpuPerRequest };
-    if (target === 'envless') {
-      serverHalfP50 = serverQuantile(before.metrics, stats.metrics, 0.5);
-      serverHalfP99 = serverQuantile(before.metrics, stats.metrics, 0.99);
-    }
+    const p50Server = serverQuantile(before.metrics, stats.metrics, 0.5);
+    const p99Server = serverQuantile(before.metrics, stats.metrics, 0.99);
+    results[name] = {
+      ...result,
+      peakRss: stats.peakRss,
+      cpuPerRequest,
+      ...(p50Server !== undefined ? { p50Server } : {}),
+      ...(p99Server !== undefined ? { p99Server } : {}),
+    };
     await server.stop();
   }
   const bare = results.bare!;
-  const envless = results.envless!;
-  const envlessHalf = results['envless-half']!;
-  const bareHalf = results['bare-half']!;
-  const ratio = envless.requestsPerSecond / bare.requestsPerSecond;
-  const cpuRatio = bare.cpuPerRequest / envless.cpuPerRequest;
+  const replicas = results.replicas!;
+  const distinct = results.distinct!;
   const row = (name: string, r: Measured) =>
     `| ${name} | ${Math.round(r.requestsPerSecond).toLocaleString('en-US')} | ${ms(r.p50)} | ${ms(r.p99)} | ` +
     `${Math.round(r.cpuPerRequest)} | ${mib(r.peakRss)} | ${r.non2xx + r.errors} |`;
   const check = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const rate = (r: number) => r.toLocaleString('en-US');
+  const ratio = (r: Measured) => r.requestsPerSecond / bare.requestsPerSecond;
+  const throughputRow = (what: string, r: Measured) =>
+    `| ${what} throughput / bare throughput | ${(ratio(r) * 100).toFixed(0)} % | ≥ 70 %: ${check(ratio(r) >= 0.7)} |`;
+  const halfRow = (what: string, r: Measured, bareAtRate: Measured) => [
+    `| ${what} p99 at half of its max load, measured by the webhook (histogram bucket bound; p50 ≤ ${r.p50Server === undefined ? '?' : ms(r.p50Server)} ms) | ≤ ${r.p99Server === undefined ? '?' : ms(r.p99Server)} ms | < 5 ms: ${check(r.p99Server !== undefined && r.p99Server <= 5)} |`,
+    `| ${what} p99 at half of its max load, measured by the client (bare fastify at the same rate: ${ms(bareAtRate.p99)} ms) | ${ms(r.p99)} ms | < 5 ms: ${check(r.p99 < 5)} |`,
+  ];
   const table = [
     `Run on ${new Date().toISOString().slice(0, 10)}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ` +
       `loopback HTTPS (TLS 1.3, HTTP/1.1 keep-alive), autocannon with ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up; ` +
-      `server and load generator share the machine; the half-load rows use a steady open-loop generator (node:https). Workload: one pod CREATE AdmissionReview of ${(Buffer.byteLength(body) / 1024).toFixed(1)} KiB ` +
+      `server and load generator share the machine; the half-load rows use a steady open-loop generator (bench/paced-load.ts; latency counted from when each request was due). Workload: pod CREATE AdmissionReviews of ${(Buffer.byteLength(withId(distinctBody, 'x'.repeat(24))) / 1024).toFixed(1)} KiB ` +
       `(${containers} containers incl. init and a native sidecar, ${secretRefs} secretKeyRef and 1 envFrom secretRef; ` +
-      `${mutated.conversions.length} conversions, ${mutated.patch.length} patch operations). Latency is measured by the client, per request.`,
+      `${mutated.conversions.length} conversions, ${mutated.patch.length} patch operations), each with its own uid. ` +
+      `**Replicas**: the same pod every time, as when a ReplicaSet scales up (the decision cache answers all but the first). ` +
+      `**Distinct pods**: a unique label in every pod, so every request is parsed and decided by the engine (the cache never hits). ` +
+      `Latency is measured by the client, per request.`,
     '',
     `1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end ` +
       `(on ${cpus().length} cores, anything above about 2 means other processes competed for the CPU and their ` +
@@ -585,23 +595,29 @@ async function benchmark(): Promise<void> {
     '',
     '| server | requests/s | p50 (ms) | p99 (ms) | server CPU per request (µs) | peak RSS (MiB) | errors |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    row('bare fastify HTTPS, fixed AdmissionReview (same answer bytes)', bare),
-    row('envless webhook, POST /mutate', envless),
-    row('envless webhook with the engine result precomputed (server cost alone)', results['envless-fixed']!),
-    row(`bare fastify at ${halfRate.toLocaleString('en-US')} req/s (half of envless max)`, bareHalf),
-    row(`envless webhook at ${halfRate.toLocaleString('en-US')} req/s (half of its max)`, envlessHalf),
+    row('bare fastify HTTPS: parses the body, sends a fixed AdmissionReview (same answer bytes)', bare),
+    row('envless webhook, replicas of one pod template', replicas),
+    row('envless webhook, distinct pods', distinct),
+    row('envless webhook, distinct pods, engine result precomputed (server cost alone)', results.fixed!),
+    row(`bare fastify at ${rate(halfDistinct)} req/s`, results['bare-half-distinct']!),
+    row(`envless, distinct pods at ${rate(halfDistinct)} req/s (half of its max)`, results['distinct-half']!),
+    row(`bare fastify at ${rate(halfReplicas)} req/s`, results['bare-half-replicas']!),
+    row(`envless, replicas at ${rate(halfReplicas)} req/s (half of its max)`, results['replicas-half']!),
     '',
     '| measure | result | aim |',
     '| --- | ---: | --- |',
-    `| envless throughput / bare throughput | ${(ratio * 100).toFixed(0)} % | ≥ 70 %: ${check(ratio >= 0.7)} |`,
-    `| bare / envless server CPU per request (throughput ratio on an otherwise idle core) | ${(cpuRatio * 100).toFixed(0)} % | |`,
-    `| envless p99 at half of max load, measured by the webhook (histogram bucket bound; p50 ≤ ${serverHalfP50 === undefined ? '?' : ms(serverHalfP50)} ms) | ≤ ${serverHalfP99 === undefined ? '?' : ms(serverHalfP99)} ms | < 5 ms: ${check(serverHalfP99 !== undefined && serverHalfP99 <= 5)} |`,
-    `| envless p99 at half of max load, measured by the client (bare fastify at the same rate: ${ms(bareHalf.p99)} ms) | ${ms(envlessHalf.p99)} ms | < 5 ms: ${check(envlessHalf.p99 < 5)} |`,
+    throughputRow('replicas', replicas),
+    throughputRow('distinct pods', distinct),
+    `| bare / envless server CPU per request, distinct pods (throughput ratio on an otherwise idle core) | ${((bare.cpuPerRequest / distinct.cpuPerRequest) * 100).toFixed(0)} % | |`,
+    ...halfRow('replicas', results['replicas-half']!, results['bare-half-replicas']!),
+    ...halfRow('distinct pods', results['distinct-half']!, results['bare-half-distinct']!),
     `| engine alone, per pod | ${engineMicros.toFixed(1)} µs | < 50 µs: ${check(engineMicros < 50)} |`,
     `| JSON.parse of the pod alone (for scale) | ${parseMicros.toFixed(1)} µs | |`,
-    `| parse + validate + engine + encode, per request (no TLS/HTTP) | ${requestMicros.toFixed(1)} µs | |`,
+    `| parse + validate + engine + encode, per new pod (no TLS/HTTP) | ${requestMicros.toFixed(1)} µs | |`,
     ...(serverMeanMs !== undefined
-      ? [`| server-side mean at full load (envless_admission_duration_seconds) | ${ms(serverMeanMs)} ms | |`]
+      ? [
+          `| server-side mean at full load, distinct pods (envless_admission_duration_seconds) | ${ms(serverMeanMs)} ms | |`,
+        ]
       : []),
     '',
     'Reproduce: `npm run bench:webhook` (options: `-- --duration 10 --connections 10 --log-level info --no-write`).',
