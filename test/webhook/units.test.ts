@@ -97,6 +97,8 @@ describe('settings', () => {
         { ENVLESS_TLS_CERT_FILE: 'tls.crt', ENVLESS_TLS_KEY_FILE: 'tls.key', ENVLESS_METRICS_PORT: '0' },
       ),
     ).toMatchObject({ tlsCertFile: 'tls.crt', tlsKeyFile: 'tls.key', metricsPort: 0 });
+    expect(resolveWebhookSettings({ 'decision-cache': '0' }, {}).decisionCacheEntries).toBe(0);
+    expect(resolveWebhookSettings({}, { ENVLESS_DECISION_CACHE: '64' }).decisionCacheEntries).toBe(64);
     expect(resolveWebhookSettings({ 'shutdown-delay': '2.5', 'shutdown-timeout': '10s' }, {})).toMatchObject({
       shutdownDelayMs: 2500,
       shutdownTimeoutMs: 10_000,
@@ -112,6 +114,8 @@ describe('settings', () => {
     [{ 'mount-root': 'secrets' }, {}, /--mount-root must be an absolute path/],
     [{ 'max-body-bytes': '10' }, {}, /--max-body-bytes must be a number of bytes/],
     [{ 'shutdown-delay': '-1' }, {}, /--shutdown-delay must be a number of seconds/],
+    [{ 'decision-cache': 'lots' }, {}, /--decision-cache must be a number of answers/],
+    [{}, { ENVLESS_DECISION_CACHE: '-1' }, /ENVLESS_DECISION_CACHE must be a number of answers/],
   ])('rejects %j %j', (flags, env, message) => {
     expect(() => resolveWebhookSettings(flags, env)).toThrow(message);
   });
