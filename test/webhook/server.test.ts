@@ -194,6 +194,24 @@ describe('bad input', () => {
     expect(answer.text).not.toContain(LITERAL_SECRET);
   });
 
+  it('refuses a body with a __proto__ or constructor.prototype key (prototype poisoning) with 400', async () => {
+    for (const text of [
+      JSON.stringify(review(podWithSecrets())).replace(
+        '{"apiVersion"',
+        '{"__proto__":{"polluted":true},"apiVersion"',
+      ),
+      JSON.stringify(review(podWithSecrets())).replace(
+        '"dryRun":false',
+        '"constructor":{"prototype":{"polluted":true}}',
+      ),
+    ]) {
+      const answer = await post(text);
+      expect(answer.status).toBe(400);
+      expect(answer.json).toMatchObject({ code: 'ENVLESS_WEBHOOK_INVALID_JSON' });
+    }
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('answers an empty body with 400', async () => {
     const answer = await post('');
     expect(answer.status).toBe(400);
