@@ -582,7 +582,7 @@ async function benchmark(): Promise<void> {
   const table = [
     `Run on ${new Date().toISOString().slice(0, 10)}: Node ${process.versions.node}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'CPU'}, ` +
       `loopback HTTPS (TLS 1.3, HTTP/1.1 keep-alive), autocannon with ${connections} connections, ${seconds} s per run after a ${warmup} s warm-up; ` +
-      `server and load generator share the machine; the half-load rows use a steady open-loop generator (bench/paced-load.ts; latency counted from when each request was due). Workload: pod CREATE AdmissionReviews of ${(Buffer.byteLength(withId(distinctBody, 'x'.repeat(24))) / 1024).toFixed(1)} KiB ` +
+      `server and load generator share the machine; the half-load rows use a steady open-loop generator (bench/paced-load.ts: latency counted from when the client found each request due, waits for a free connection included). Workload: pod CREATE AdmissionReviews of ${(Buffer.byteLength(withId(distinctBody, 'x'.repeat(24))) / 1024).toFixed(1)} KiB ` +
       `(${containers} containers incl. init and a native sidecar, ${secretRefs} secretKeyRef and 1 envFrom secretRef; ` +
       `${mutated.conversions.length} conversions, ${mutated.patch.length} patch operations), each with its own uid. ` +
       `**Replicas**: the same pod every time, as when a ReplicaSet scales up (the decision cache answers all but the first). ` +

@@ -151,11 +151,11 @@ export class Registry {
 export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
- * From 50 µs (the engine's budget) to 0.5 s (far past any sane admission latency), with 1, 2, 3
- * and 5 ms to tell whether the webhook stays within a few milliseconds.
+ * From 50 µs (the engine's budget) to 0.5 s (far past any sane admission latency), with every
+ * millisecond up to 5 to tell whether the webhook stays within a few milliseconds.
  */
 export const DURATION_BUCKETS = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 ] as const;
 
 export interface WebhookMetrics {
