@@ -11,6 +11,7 @@ import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/io.ts';
 import { bundleFingerprints, SECRET_KEYS } from '../../src/k8s/certs/material.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
+import { unreachableWebhookConfiguration } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
@@ -57,25 +58,6 @@ const bootstrapArgs = (kubeconfig: string, extra: string[] = []) => [
   ...extra,
 ];
 
-/** A configuration the API server would never call: it matches no namespace that exists. */
-function webhookConfiguration(name: string) {
-  const webhook = (webhookName: string) => ({
-    name: webhookName,
-    clientConfig: { url: 'https://127.0.0.1:9/mutate' },
-    admissionReviewVersions: ['v1'],
-    sideEffects: 'None',
-    failurePolicy: 'Fail',
-    rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'never-created' } },
-  });
-  return {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    metadata: { name },
-    webhooks: [webhook('pods.envless.dev'), webhook('ephemeral.envless.dev')],
-  };
-}
-
 interface SecretJson {
   type: string;
   metadata: { resourceVersion: string; annotations?: Record<string, string> };
@@ -121,7 +103,9 @@ describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
   beforeAll(async () => {
     cp = await startControlPlane();
     await cp.kubectl(['create', 'namespace', NS]);
-    await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(webhookConfiguration(CONFIG)) });
+    await cp.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify(unreachableWebhookConfiguration(CONFIG)),
+    });
   });
   afterAll(async () => {
     await cp?.stop();

@@ -12,30 +12,13 @@ import { startWebhook, type StartedWebhook } from '../../src/cli/webhook.ts';
 import { connectCertsKubeApi, type WatchEvent } from '../../src/k8s/certs/kube.ts';
 import { bundleFingerprints } from '../../src/k8s/certs/material.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
+import { unreachableWebhookConfiguration } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
 
 const NS = 'envless-system';
 const SA = 'envless-webhook';
-
-function configuration(name: string) {
-  const webhook = (webhookName: string) => ({
-    name: webhookName,
-    clientConfig: { url: 'https://127.0.0.1:9/mutate' },
-    admissionReviewVersions: ['v1'],
-    sideEffects: 'None',
-    failurePolicy: 'Fail',
-    rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'never-created' } },
-  });
-  return {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'MutatingWebhookConfiguration',
-    metadata: { name },
-    webhooks: [webhook('pods.envless.dev'), webhook('ephemeral.envless.dev')],
-  };
-}
 
 /** The webhook's RBAC as docs/certificates.md lists it, for the given Secrets and configurations. */
 function webhookRbac(secrets: string[], configurations: string[]) {
@@ -179,7 +162,10 @@ describe.skipIf(skip)('self-managed certificates in the running webhook (real AP
     const input = JSON.stringify({
       apiVersion: 'v1',
       kind: 'List',
-      items: [configuration('envless-reset'), configuration('envless-race')],
+      items: [
+        unreachableWebhookConfiguration('envless-reset'),
+        unreachableWebhookConfiguration('envless-race'),
+      ],
     });
     await cp.kubectl(['apply', '-f', '-'], { input });
     await cp.kubectl(['apply', '-f', '-'], {
@@ -236,7 +222,9 @@ describe.skipIf(skip)('self-managed certificates in the running webhook (real AP
     expect(await bundlesHoldCa()).toEqual([true, true]);
 
     // Argo CD / kubectl replace with the manifest as rendered (no caBundle at all).
-    await cp.kubectl(['replace', '-f', '-'], { input: JSON.stringify(configuration('envless-reset')) });
+    await cp.kubectl(['replace', '-f', '-'], {
+      input: JSON.stringify(unreachableWebhookConfiguration('envless-reset')),
+    });
     await vi.waitFor(async () => expect(await bundlesHoldCa()).toEqual([true, true]), {
       timeout: 10_000,
       interval: 200,

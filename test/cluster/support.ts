@@ -407,3 +407,25 @@ export async function apiServerMetrics(cp: ControlPlane): Promise<string> {
   const { stdout } = await cp.kubectl(['get', '--raw', '/metrics']);
   return stdout;
 }
+
+/**
+ * A MutatingWebhookConfiguration (both of envless's webhooks) that the API server never calls: it
+ * matches no namespace that exists. For tests of what is written into it (caBundle).
+ */
+export function unreachableWebhookConfiguration(name: string) {
+  const webhook = (webhookName: string) => ({
+    name: webhookName,
+    clientConfig: { url: 'https://127.0.0.1:9/mutate' },
+    admissionReviewVersions: ['v1'],
+    sideEffects: 'None',
+    failurePolicy: 'Fail',
+    rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }],
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'never-created' } },
+  });
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name },
+    webhooks: [webhook('pods.envless.dev'), webhook('ephemeral.envless.dev')],
+  };
+}
