@@ -1,6 +1,7 @@
-// The routes on the TLS port: POST /mutate (decode, `admit`, encode) and the health probes.
-// Each admission request is recorded once, when its answer has been sent: one log line (uid,
-// namespace, pod, outcome, duration, counts; never the body) and the metrics.
+// The routes on the TLS port: POST /mutate (decode, `admit`, encode; or the decision cache's
+// kept answer for a repeated request) and the health probes. Each admission request is recorded
+// once, when its answer has been sent: one log line (uid, namespace, pod, outcome, duration,
+// counts; never the body) and the metrics.
 import { errorCodes, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import secureJson from 'secure-json-parse';
 import {
