@@ -3,7 +3,6 @@
 // minimal CRDs for the cert-manager and Prometheus Operator objects the chart can render.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,36 +149,6 @@ export function freeLoopbackPort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
-}
-
-/** A kubeconfig that authenticates as a ServiceAccount (a token from the TokenRequest API). */
-export async function serviceAccountKubeconfig(
-  cp: ControlPlane,
-  namespace: string,
-  serviceAccount: string,
-): Promise<string> {
-  const token = (
-    await cp.kubectl(['create', 'token', serviceAccount, '-n', namespace, '--duration=1h'])
-  ).stdout.trim();
-  const file = join(cp.dataDir, `kubeconfig-${namespace}-${serviceAccount}`);
-  const config = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [
-      {
-        name: 'test',
-        cluster: {
-          server: cp.server,
-          'certificate-authority-data': Buffer.from(cp.caData).toString('base64'),
-        },
-      },
-    ],
-    users: [{ name: serviceAccount, user: { token } }],
-    contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount } }],
-    'current-context': 'test',
-  };
-  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
-  return file;
 }
 
 /** The chart's package version and appVersion. */

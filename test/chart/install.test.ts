@@ -23,6 +23,7 @@ import {
   kubectl,
   podWithSecretEnv,
   readPod,
+  serviceAccountKubeconfig,
   waitUntilCalled,
   type AdmissionLogLine,
 } from '../cluster/support.ts';
@@ -32,7 +33,6 @@ import {
   findObject,
   freeLoopbackPort,
   helm,
-  serviceAccountKubeconfig,
   template,
   type K8sObject,
   removeScratch,

@@ -11,7 +11,7 @@ import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/io.ts';
 import { bundleFingerprints, SECRET_KEYS } from '../../src/k8s/certs/material.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
-import { unreachableWebhookConfiguration } from './support.ts';
+import { serviceAccountKubeconfig, unreachableWebhookConfiguration } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
@@ -75,30 +75,6 @@ describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
   const readSecret = () => getJson<SecretJson>(['get', 'secret', SECRET, '-n', NS]);
   const readConfig = () => getJson<ConfigJson>(['get', 'mutatingwebhookconfiguration', CONFIG]);
   const decode = (value: string | undefined) => Buffer.from(value ?? '', 'base64').toString('utf8');
-
-  /** A kubeconfig for a ServiceAccount (bearer token from the TokenRequest API). */
-  async function serviceAccountKubeconfig(name: string): Promise<string> {
-    const token = (await cp.kubectl(['create', 'token', name, '-n', NS, '--duration=1h'])).stdout.trim();
-    const file = join(cp.dataDir, `kubeconfig-${name}`);
-    const config = {
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: 'test',
-          cluster: {
-            server: cp.server,
-            'certificate-authority-data': Buffer.from(cp.caData).toString('base64'),
-          },
-        },
-      ],
-      users: [{ name, user: { token } }],
-      contexts: [{ name: 'test', context: { cluster: 'test', user: name } }],
-      'current-context': 'test',
-    };
-    await writeFile(file, JSON.stringify(config), { mode: 0o600 });
-    return file;
-  }
 
   beforeAll(async () => {
     cp = await startControlPlane();
@@ -220,7 +196,7 @@ describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
     await cp.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }),
     });
-    const kubeconfig = await serviceAccountKubeconfig('cert-installer');
+    const kubeconfig = await serviceAccountKubeconfig(cp, NS, 'cert-installer');
     const args = bootstrapArgs(kubeconfig).map((arg) => (arg === SECRET ? 'rbac-certs' : arg));
     const run = await envless(args);
     expect(run.stderr).toBe('');
@@ -233,7 +209,7 @@ describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
 
   it('exits 2 naming the verb and resource that RBAC forbids', async () => {
     await cp.kubectl(['create', 'serviceaccount', 'nobody', '-n', NS]);
-    const run = await envless(bootstrapArgs(await serviceAccountKubeconfig('nobody')));
+    const run = await envless(bootstrapArgs(await serviceAccountKubeconfig(cp, NS, 'nobody')));
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain(`forbidden to get secrets "${SECRET}" in namespace ${NS}`);
@@ -250,7 +226,7 @@ describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
       '--role=envless-certs',
       `--serviceaccount=${NS}:nobody`,
     ]);
-    const args = bootstrapArgs(await serviceAccountKubeconfig('nobody')).map((arg) =>
+    const args = bootstrapArgs(await serviceAccountKubeconfig(cp, NS, 'nobody')).map((arg) =>
       arg === SECRET ? 'rbac-certs' : arg,
     );
     const partial = await envless(args);

@@ -4,15 +4,13 @@
 // present the same certificate, and a renewal is written once (the Lease) and picked up by both.
 // No pod is created here: the webhook URL is never dialled by the API server.
 import { connect as tlsConnect } from 'node:tls';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { CliIO } from '../../src/cli/io.ts';
 import { startWebhook, type StartedWebhook } from '../../src/cli/webhook.ts';
 import { connectCertsKubeApi, type WatchEvent } from '../../src/k8s/certs/kube.ts';
 import { bundleFingerprints } from '../../src/k8s/certs/material.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
-import { unreachableWebhookConfiguration } from './support.ts';
+import { serviceAccountKubeconfig, unreachableWebhookConfiguration } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
@@ -171,28 +169,7 @@ describe.skipIf(skip)('self-managed certificates in the running webhook (real AP
     await cp.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify(webhookRbac(['reset-certs', 'race-certs'], ['envless-reset', 'envless-race'])),
     });
-    const token = (await cp.kubectl(['create', 'token', SA, '-n', NS, '--duration=1h'])).stdout.trim();
-    kubeconfig = join(cp.dataDir, 'kubeconfig-webhook');
-    await writeFile(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'test',
-            cluster: {
-              server: cp.server,
-              'certificate-authority-data': Buffer.from(cp.caData).toString('base64'),
-            },
-          },
-        ],
-        users: [{ name: SA, user: { token } }],
-        contexts: [{ name: 'test', context: { cluster: 'test', user: SA } }],
-        'current-context': 'test',
-      }),
-      { mode: 0o600 },
-    );
+    kubeconfig = await serviceAccountKubeconfig(cp, NS, SA);
   });
   afterAll(async () => {
     for (const webhook of started) await webhook.stop();

@@ -7,6 +7,7 @@
 // a configuration that names a Service is refused before it is sent, so the API server can only
 // ever dial 127.0.0.1.
 import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isIP, type Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -428,4 +429,34 @@ export function unreachableWebhookConfiguration(name: string) {
     metadata: { name },
     webhooks: [webhook('pods.envless.dev'), webhook('ephemeral.envless.dev')],
   };
+}
+
+/** A kubeconfig that authenticates as a ServiceAccount (a token from the TokenRequest API). */
+export async function serviceAccountKubeconfig(
+  cp: ControlPlane,
+  namespace: string,
+  serviceAccount: string,
+): Promise<string> {
+  const token = (
+    await cp.kubectl(['create', 'token', serviceAccount, '-n', namespace, '--duration=1h'])
+  ).stdout.trim();
+  const file = join(cp.dataDir, `kubeconfig-${namespace}-${serviceAccount}`);
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: 'test',
+        cluster: {
+          server: cp.server,
+          'certificate-authority-data': Buffer.from(cp.caData).toString('base64'),
+        },
+      },
+    ],
+    users: [{ name: serviceAccount, user: { token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: serviceAccount } }],
+    'current-context': 'test',
+  };
+  await writeFile(file, JSON.stringify(config), { mode: 0o600 });
+  return file;
 }
