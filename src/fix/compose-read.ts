@@ -4,6 +4,7 @@
 // works on the `yaml` package's Document because the fix must edit that tree.
 import { isAlias, isMap, isPair, isScalar, isSeq } from 'yaml';
 import type { Document, Pair, Scalar, YAMLMap, YAMLSeq } from 'yaml';
+import { withMergedEntries } from '../lint/yaml-merge.ts';
 
 /** One effective `key: value` of a mapping after merge keys are applied. */
 export interface Entry {
@@ -98,13 +99,7 @@ export class ComposeReader {
       const key = this.text(pair.key);
       if (key !== undefined) own.set(key, { key, pair, owner: map, merged: false });
     }
-    const result = [...own.values()];
-    const seen = new Set(own.keys());
-    for (const entry of merged) {
-      if (seen.has(entry.key)) continue;
-      seen.add(entry.key);
-      result.push(entry);
-    }
+    const result = withMergedEntries(own, merged);
     this.#computing.delete(map);
     this.#entries.set(map, result);
     return result;

@@ -6,6 +6,7 @@ import { ParseError } from './types.ts';
 import type { RawFinding } from './types.ts';
 import { MERGE_KEY_TAG, parseStream } from './yaml-tree.ts';
 import type { YAlias, YMap, YNode, YScalar, YSeq } from './yaml-tree.ts';
+import { withMergedEntries } from './yaml-merge.ts';
 
 export type { YAlias, YMap, YNode, YPair, YScalar, YSeq } from './yaml-tree.ts';
 
@@ -187,13 +188,7 @@ export class YamlDocument {
       if (key === undefined) continue;
       own.set(key, { key, keyNode: pair.key, value: pair.value, merged: false });
     }
-    const result = [...own.values()];
-    const seen = new Set(own.keys());
-    for (const entry of merged) {
-      if (seen.has(entry.key)) continue;
-      seen.add(entry.key);
-      result.push(entry);
-    }
+    const result = withMergedEntries(own, merged);
     this.#computing.delete(map);
     this.#entries.set(map, result);
     return result;
