@@ -20,6 +20,7 @@ import {
   type RequestKey,
 } from './decision-cache.ts';
 import type { PodEngine } from './engine.ts';
+import { WebhookError } from './errors.ts';
 import type { WebhookMetrics } from './metrics.ts';
 
 /** What one admission request is logged and counted as. */
@@ -36,6 +37,8 @@ interface AdmissionRecord {
   patchOperations?: number;
   /** Answered from the decision cache. */
   cached?: boolean;
+  /** Why the request was rejected: the error code of the answer (never the message). */
+  error?: string;
 }
 
 const records = new WeakMap<FastifyRequest, AdmissionRecord>();
@@ -46,6 +49,13 @@ export interface AdmissionRouteOptions {
   readonly metrics: WebhookMetrics;
   /** Absent: every pod is decided afresh. */
   readonly cache?: DecisionCache;
+}
+
+/** Records why a request was answered with an error, for its log line. */
+export function recordRejection(request: FastifyRequest, code: string): void {
+  const record = records.get(request);
+  if (record) record.error = code;
+  else records.set(request, { error: code });
 }
 
 function podLabel(object: unknown, requestName: string | undefined): string | undefined {
@@ -91,6 +101,17 @@ function admissionBodyParser(cache: DecisionCache | undefined, keys: WeakMap<Fas
     body: string | Buffer,
     done: (error: Error | null, body?: unknown) => void,
   ): void => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+      // The API server never compresses webhook requests; a compressed body is not JSON.
+      return done(
+        new WebhookError(
+          'ENVLESS_WEBHOOK_UNSUPPORTED_MEDIA_TYPE',
+          'content-encoding must be identity: compressed request bodies are not accepted',
+        ),
+        undefined,
+      );
+    }
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.length === 0) return done(new errorCodes.FST_ERR_CTP_EMPTY_JSON_BODY(), undefined);
     const key = cache ? requestKey(text) : undefined;
@@ -112,6 +133,9 @@ function admissionBodyParser(cache: DecisionCache | undefined, keys: WeakMap<Fas
 export async function admissionRoutes(app: FastifyInstance, options: AdmissionRouteOptions): Promise<void> {
   const { engine, settings, metrics, cache } = options;
   const keys = new WeakMap<FastifyRequest, RequestKey>();
+  // JSON only: fastify's text/plain parser would hand the route a string (answered 400 instead
+  // of 415 for the wrong content-type).
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, admissionBodyParser(cache, keys));
   const send = (reply: FastifyReply, text: string) =>
     reply.type('application/json; charset=utf-8').send(text);

@@ -15,7 +15,7 @@ import { loadEngine, type Mode, type PodEngine } from './engine.ts';
 import { errorBody, fromFrameworkError, WebhookError } from './errors.ts';
 import { createMetricsServer } from './metrics-server.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
-import { admissionRoutes, healthRoutes, type HealthState } from './routes.ts';
+import { admissionRoutes, healthRoutes, recordRejection, type HealthState } from './routes.ts';
 
 export interface WebhookLoggerOptions {
   readonly level?: string;
@@ -141,6 +141,7 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
         : fromFrameworkError(error as { code?: string; statusCode?: number }, maxBodyBytes);
     // Framework errors are logged by code only: a parser's message could quote the body.
     if (known.statusCode >= 500) request.log.error({ err: error }, 'internal error');
+    recordRejection(request, known.code);
     return reply.code(known.statusCode).send(errorBody(known));
   });
   app.setNotFoundHandler((request, reply) => {

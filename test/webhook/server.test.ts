@@ -1,4 +1,5 @@
 // The admission server over real HTTPS on loopback (node:https client, ephemeral ports).
+import { gzipSync } from 'node:zlib';
 import { Agent } from 'node:https';
 import fastJsonPatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -258,10 +259,24 @@ describe('bad input', () => {
     expect(answer.status).toBe(200);
   });
 
-  it('answers a non-JSON content type with 415', async () => {
-    const answer = await post('uid: x', '/mutate', { 'content-type': 'application/yaml' });
+  it.each(['application/yaml', 'text/plain'])('answers content-type %s with 415', async (type) => {
+    const answer = await post(JSON.stringify(review(podWithSecrets())), '/mutate', { 'content-type': type });
     expect(answer.status).toBe(415);
     expect(answer.json).toMatchObject({ code: 'ENVLESS_WEBHOOK_UNSUPPORTED_MEDIA_TYPE' });
+  });
+
+  it('answers a compressed body with 415 naming content-encoding', async () => {
+    const answer = await post(gzipSync(JSON.stringify(review(podWithSecrets()))), '/mutate', {
+      'content-encoding': 'gzip',
+    });
+    expect(answer.status).toBe(415);
+    expect(answer.json).toMatchObject({
+      code: 'ENVLESS_WEBHOOK_UNSUPPORTED_MEDIA_TYPE',
+      message: expect.stringContaining('content-encoding'),
+    });
+    // `identity` is no encoding at all.
+    const plain = await post(review(podWithSecrets()), '/mutate', { 'content-encoding': 'identity' });
+    expect(plain.status).toBe(200);
   });
 
   it('answers unknown routes with 404', async () => {
@@ -491,5 +506,19 @@ describe('probes, metrics and logs', () => {
     await post(`{"password": "${LITERAL_SECRET}"`);
     expect(logs.text()).not.toContain(LITERAL_SECRET);
     expect(logs.text()).not.toContain('sk_live');
+  });
+
+  it('logs why a request was rejected by its error code', async () => {
+    const before = logs.lines().length;
+    await post('{"kind": "Pod"}');
+    await post('{"kind":');
+    const rejected = logs
+      .lines()
+      .slice(before)
+      .filter((line) => line.msg === 'admission request rejected');
+    expect(rejected.map((line) => [line.outcome, line.statusCode, line.error])).toEqual([
+      ['invalid', 400, 'ENVLESS_WEBHOOK_NOT_ADMISSION_REVIEW'],
+      ['invalid', 400, 'ENVLESS_WEBHOOK_INVALID_JSON'],
+    ]);
   });
 });
