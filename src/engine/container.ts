@@ -14,6 +14,7 @@ import {
   joinPath,
   keysVolumeName,
   normalizePath,
+  SECRETS_DIR_PREFIX,
   secretsDirVariableName,
   wholeSecretVolumeName,
 } from './names.ts';
@@ -32,6 +33,7 @@ import type {
 } from './types.ts';
 import {
   accessKey,
+  canHoldMounts,
   exposureWithin,
   fileInVolume,
   freeMountDir,
@@ -39,6 +41,7 @@ import {
   pathsOfKey,
   resolveFile,
   secretSourcesOf,
+  type MountSpot,
   type SecretAccess,
 } from './volumes.ts';
 
@@ -78,6 +81,14 @@ function analyseReferences(container: Container, env: readonly EnvVar[]): Refere
     if (!Array.isArray(list)) continue;
     for (const text of list)
       if (typeof text === 'string') for (const name of referencedNames(text)) refer(name);
+  }
+  // The kubelet expands subPathExpr from the container's variables too, and refuses to start the
+  // container when one is missing.
+  if (Array.isArray(container.volumeMounts)) {
+    for (const mount of container.volumeMounts) {
+      const expression = mount?.subPathExpr;
+      if (typeof expression === 'string') for (const name of referencedNames(expression)) refer(name);
+    }
   }
   return { all: all ?? NO_NAMES, unresolved: unresolved ?? NO_NAMES, counts };
 }
@@ -122,6 +133,11 @@ class ContainerRewrite {
   private readonly removedEnvFrom = new Set<number>();
   /** Variable names this rewrite introduces (X_FILE, ENVLESS_SECRETS_DIR_S) -> secret for dirs. */
   private readonly introduced = new Map<string, string>();
+  /**
+   * Files and directories the container reads by path (its `*_FILE` and `ENVLESS_SECRETS_DIR_*`
+   * values, and those chosen in this pass): a new mount must neither hide nor enter them.
+   */
+  private readonly chosenPaths: string[] = [];
   private keys: KeysVolume | string | undefined;
   private ownVolumeName: string | undefined;
 
@@ -150,6 +166,13 @@ class ContainerRewrite {
       if (typeof name === 'string') reserved.add(secretsDirVariableName(name));
     }
     this.reservedNames = reserved;
+    for (const entry of env) {
+      const { name, value } = entry ?? {};
+      if (typeof name !== 'string' || typeof value !== 'string' || value.charCodeAt(0) !== 47 /* / */)
+        continue;
+      if (name.endsWith('_FILE') || name.startsWith(SECRETS_DIR_PREFIX))
+        this.chosenPaths.push(normalizePath(value));
+    }
   }
 
   /** This container's keys volume name (computed once: hashing is not free). */
@@ -161,12 +184,18 @@ class ContainerRewrite {
     return this.kind === 'ephemeralContainer';
   }
 
-  private mountDirs(): string[] {
-    return this.mounts.filter((m) => typeof m?.mountPath === 'string').map((m) => normalizePath(m.mountPath));
+  private mountSpots(): MountSpot[] {
+    return this.mounts
+      .filter((m) => typeof m?.mountPath === 'string')
+      .map((m) => ({
+        dir: normalizePath(m.mountPath),
+        holdsMounts: canHoldMounts(m, this.pod.volume(m.name)),
+      }));
   }
 
   private addMount(volume: string, base: string): string | undefined {
-    const dir = freeMountDir(base, this.mountDirs());
+    // Paths handed out already (a reused file or directory of the user's) must stay visible.
+    const dir = freeMountDir(base, this.mountSpots(), this.chosenPaths);
     if (dir === undefined) return undefined;
     const mount: VolumeMount = { name: volume, mountPath: dir, readOnly: true };
     this.mounts.push(mount);
@@ -194,6 +223,12 @@ class ContainerRewrite {
   private convertEnvFrom(): void {
     let earlierSourceRemains = false;
     const directories = new Map<string, Target>();
+    // One directory serves every entry of a secret: it is optional only if every entry is.
+    const required = new Set<string>();
+    for (const source of this.envFrom) {
+      const ref = source?.secretRef;
+      if (isObject(ref) && typeof ref.name === 'string' && ref.optional !== true) required.add(ref.name);
+    }
     this.envFrom.forEach((source, index) => {
       const ref = source?.secretRef;
       if (!isObject(ref) || source.configMapRef !== undefined) {
@@ -215,7 +250,7 @@ class ContainerRewrite {
         this.removedEnvFrom.add(index);
         return;
       }
-      const optional = ref.optional === true;
+      const optional = !required.has(name);
       const existing = this.env.find((entry) => entry?.name === variable);
       let target: Target | string;
       if (existing) {
@@ -249,6 +284,9 @@ class ContainerRewrite {
     if (earlierSourceRemains && !this.pod.allowShadowing) return REASON.earlierEnvFrom;
     const prefix = typeof source.prefix === 'string' ? source.prefix : '';
     for (const name of this.refs.unresolved) if (name.startsWith(prefix)) return REASON.envFromReferenced;
+    // A variable the user asked to keep may come from this source (unless env defines it).
+    for (const name of this.pod.keepEnv)
+      if (name.startsWith(prefix) && !this.refs.counts.has(name)) return REASON.keepEnvFrom;
     const variable = secretsDirVariableName(secret);
     const claimedBy = this.introduced.get(variable);
     if (claimedBy !== undefined && claimedBy !== secret) return REASON.dirVariableSet;
@@ -453,6 +491,7 @@ class ContainerRewrite {
   private keysVolume(): KeysVolume | string {
     if (this.keys !== undefined) return this.keys;
     const name = this.keysVolumeName;
+    if (!this.pod.claimKeysVolume(name, this.name)) return (this.keys = REASON.volumeConflict);
     const existing = this.pod.volume(name);
     const ownMount = this.mounts.find((mount) => mount?.name === name);
     if (existing) {
@@ -496,6 +535,7 @@ class ContainerRewrite {
 
   private recordConversion(conversion: Omit<Conversion, 'container' | 'containerKind'>): void {
     const { source, removed, variable, secret, key, path, volume } = conversion;
+    this.chosenPaths.push(path);
     // Written out rather than spread: this runs for every converted variable.
     const full: Conversion =
       source === 'envFrom'

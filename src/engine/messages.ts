@@ -64,9 +64,10 @@ export class KeptNotes {
 /** Why a secret variable stays an env var (grouped per container, so generic wording). */
 export const REASON = {
   keepEnv: 'listed in envless.dev/keep-env',
+  keepEnvFrom: 'may define a variable listed in envless.dev/keep-env',
   invalid: 'invalid secret name or key',
   duplicate: 'defined more than once',
-  referenced: 'used as $(NAME) in env, command or args',
+  referenced: 'used as $(NAME) in env, command, args or subPathExpr',
   fileVariableSet: 'its _FILE variable is already set or used',
   nameReserved: 'its name is the _FILE or ENVLESS_SECRETS_DIR_ name of another secret',
   shadowed: 'envFrom may define it too (envless.dev/allow-envfrom-shadowing)',
@@ -75,5 +76,5 @@ export const REASON = {
   dirVariableSet: 'its ENVLESS_SECRETS_DIR_ variable is set, used or taken',
   noVolume: 'no pod volume holds just these keys; cannot add one',
   volumeConflict: 'a volume with the name envless uses has other content',
-  noMountPath: 'no free mount path under the mount root',
+  noMountPath: 'no free mount path under the mount root (taken, or inside a mount that cannot hold another)',
 } as const;

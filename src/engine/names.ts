@@ -83,9 +83,11 @@ export function fileVariableName(variable: string): string {
   return `${variable}_FILE`;
 }
 
+export const SECRETS_DIR_PREFIX = 'ENVLESS_SECRETS_DIR_';
+
 /** `db-creds` -> `ENVLESS_SECRETS_DIR_DB_CREDS`: where an `envFrom` secret's files are. */
 export function secretsDirVariableName(secret: string): string {
-  return `ENVLESS_SECRETS_DIR_${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  return `${SECRETS_DIR_PREFIX}${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
 /** Collapses `//`, drops `.` segments and a trailing `/`; resolves `..` lexically. */

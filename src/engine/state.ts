@@ -43,6 +43,8 @@ export class PodState {
   private readonly replaced = new Set<number>();
   private readonly index = new Map<string, number>();
   private mounters: Map<string, Set<string>> | undefined;
+  /** Keys volume name -> the container that took it in this pass. */
+  private readonly keysVolumeOwners = new Map<string, string>();
   private readonly spec: PodSpec;
 
   constructor(spec: PodSpec, annotations: Annotations, options: EngineOptions) {
@@ -79,6 +81,16 @@ export class PodState {
   mountersOf(name: string): ReadonlySet<string> {
     this.mounters ??= mountersOfVolumes(this.spec);
     return this.mounters.get(name) ?? new Set();
+  }
+
+  /**
+   * Takes a keys volume name for `container` in this pass. False when another container took it:
+   * two container names whose volume names collide (the hash is 32 bits) must not share a volume.
+   */
+  claimKeysVolume(name: string, container: string): boolean {
+    const owner = this.keysVolumeOwners.get(name);
+    if (owner === undefined) this.keysVolumeOwners.set(name, container);
+    return owner === undefined || owner === container;
   }
 
   /** Replaces the volume of the same name, or appends it. */

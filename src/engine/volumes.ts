@@ -157,16 +157,60 @@ export function isWholeSecret(volume: Volume | undefined, secret: string): { opt
   return source && source.secret === secret && !source.items ? { optional: source.optional } : undefined;
 }
 
-/** A directory is usable as a mount point when no mount sits at it or below it (nothing hidden). */
-export function isFreeMountDir(dir: string, mountDirs: readonly string[]): boolean {
-  return !mountDirs.some((existing) => isWithin(existing, dir));
+/** A mount the container has, as seen when placing a new one. */
+export interface MountSpot {
+  readonly dir: string;
+  /** Whether another mount may be placed below it (see `canHoldMounts`). */
+  readonly holdsMounts: boolean;
+}
+
+/**
+ * Whether a mount may be placed below this one. The kubelet creates the mount points of nested
+ * mounts inside secret, configMap, downwardAPI and projected volumes (kubernetes#60342), and the
+ * runtime creates them in a writable emptyDir. Below anything else the container fails to start (a
+ * read-only emptyDir: "read-only file system", kubernetes#121294) or the mount point is written
+ * into lasting storage (a hostPath directory on the node, a persistent volume).
+ */
+export function canHoldMounts(mount: VolumeMount, volume: Volume | undefined): boolean {
+  if (!volume || mount.subPath || mount.subPathExpr) return false;
+  if (volume.secret || volume.projected || volume.configMap || volume.downwardAPI) return true;
+  return volume.emptyDir !== undefined && volume.emptyDir !== null && mount.readOnly !== true;
+}
+
+/** `/var/run` is a symlink to `/run` in nearly every image: the same directory for collisions. */
+function canonicalDir(path: string): string {
+  if (path === '/var/run') return '/run';
+  return path.startsWith('/var/run/') ? path.slice(4) : path;
+}
+
+function overlaps(a: string, b: string): boolean {
+  return isWithin(a, b) || isWithin(b, a);
+}
+
+/**
+ * A directory is usable as a new mount point when it hides nothing (no mount at it or below it, no
+ * path in `taken`: files and directories already handed out, which it must neither cover nor sit
+ * in) and every mount above it can hold a nested mount.
+ */
+export function isFreeMountDir(dir: string, spots: readonly MountSpot[], taken: readonly string[]): boolean {
+  const candidate = canonicalDir(dir);
+  for (const spot of spots) {
+    const existing = canonicalDir(spot.dir);
+    if (isWithin(existing, candidate)) return false;
+    if (!spot.holdsMounts && isWithin(candidate, existing)) return false;
+  }
+  return !taken.some((path) => overlaps(canonicalDir(path), candidate));
 }
 
 /** `base`, `base-2`, `base-3`, ...: the first directory that is free. */
-export function freeMountDir(base: string, mountDirs: readonly string[]): string | undefined {
+export function freeMountDir(
+  base: string,
+  spots: readonly MountSpot[],
+  taken: readonly string[] = [],
+): string | undefined {
   for (let n = 1; n <= 100; n++) {
     const candidate = n === 1 ? base : `${base}-${n}`;
-    if (isFreeMountDir(candidate, mountDirs)) return candidate;
+    if (isFreeMountDir(candidate, spots, taken)) return candidate;
   }
   return undefined;
 }

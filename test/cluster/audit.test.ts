@@ -235,7 +235,7 @@ describe.skipIf(skip)('envless k8s audit against a real API server', () => {
       /DB_PASSWORD +secretKeyRef db\/password +-> DB_PASSWORD_FILE=\/run\/secrets\/envless\/db\/password/,
     );
     expect(stdout).toMatch(
-      /API_TOKEN +secretKeyRef api\/token +kept: used as \$\(NAME\) in env, command or args/,
+      /API_TOKEN +secretKeyRef api\/token +kept: used as \$\(NAME\) in env, command, args or subPathExpr/,
     );
     expect(stdout).toMatch(
       /\n {2}CronJob nightly\n {4}container "backup"\n {6}S3_SECRET_KEY +secretKeyRef s3\/secret-key +-> S3_SECRET_KEY_FILE=/,
@@ -273,7 +273,7 @@ describe.skipIf(skip)('envless k8s audit against a real API server', () => {
     ).toEqual([
       ['envFrom api-keys', 'convert', 'ENVLESS_SECRETS_DIR_API_KEYS'],
       ['DB_PASSWORD', 'convert', 'DB_PASSWORD_FILE'],
-      ['API_TOKEN', 'keep', ['used as $(NAME) in env, command or args']],
+      ['API_TOKEN', 'keep', ['used as $(NAME) in env, command, args or subPathExpr']],
     ]);
     expect(report.findings.map((f) => [f.file, f.line, f.column, f.ruleId, f.key, f.severity])).toEqual([
       [`k8s://${NS}/Deployment/web`, 1, 1, 'k8s/secret-env-from', 'api-keys', 'error'],

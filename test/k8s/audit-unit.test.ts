@@ -258,7 +258,7 @@ describe('inventory and what the webhook would change', () => {
   it('reads kept reasons per container and falls back when no warning names one', () => {
     const warnings = [
       'envless: container "app" keeps A, B: defined more than once',
-      'envless: init container "app" keeps C: used as $(NAME) in env, command or args',
+      'envless: init container "app" keeps C: used as $(NAME) in env, command, args or subPathExpr',
       'envless: container "app" keeps envFrom secret s +2 more: listed in envless.dev/keep-env',
       // Clipped at 120 characters: the start of a reason is enough when only one reason has it.
       'envless: container "app" keeps envFrom secret t: earlier envFrom may share keys (envless.dev/allow-envf…',
@@ -439,7 +439,7 @@ describe('findings', () => {
       /\n {6}\(envFrom\) +secretRef api-keys +-> ENVLESS_SECRETS_DIR_API_KEYS=\/run\/secrets\/api-keys\n/,
     );
     expect(text).toMatch(
-      /\n {6}API_TOKEN +secretKeyRef api\/token +kept: used as \$\(NAME\) in env, command or args\n/,
+      /\n {6}API_TOKEN +secretKeyRef api\/token +kept: used as \$\(NAME\) in env, command, args or subPathExpr\n/,
     );
     expect(text).toMatch(
       /\n {6}GITHUB_TOKEN +literal value ghp\*\*\* +error: the value holds a GitHub token/,
@@ -447,7 +447,7 @@ describe('findings', () => {
     expect(text).toContain('  no secrets in env: Deployment/clean\n');
     expect(text).toContain(
       'summary: 4 workloads in 1 namespace, 5 secret env references, 4 would be converted, 1 kept, 1 literal secret\n' +
-        '  1 kept: used as $(NAME) in env, command or args\n',
+        '  1 kept: used as $(NAME) in env, command, args or subPathExpr\n',
     );
     expect(text).not.toContain('\u001b[');
     expect(formatAudit('text', r, { ...OPTS, color: true })).toContain('\u001b[32m-> DB_PASSWORD_FILE');
