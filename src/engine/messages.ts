@@ -76,5 +76,5 @@ export const REASON = {
   dirVariableSet: 'its ENVLESS_SECRETS_DIR_ variable is set, used or taken',
   noVolume: 'no pod volume holds just these keys; cannot add one',
   volumeConflict: 'a volume with the name envless uses has other content',
-  noMountPath: 'no free mount path under the mount root (taken, or inside a mount that cannot hold another)',
+  noMountPath: 'no usable mount path under the mount root',
 } as const;

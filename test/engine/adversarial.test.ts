@@ -531,7 +531,7 @@ describe('mount paths and existing volumes', () => {
     const result = runEngine(input);
     // Every path under the mount root is inside a's directory: b stays, with a warning.
     expect(findContainer(result.pod, 'app').envFrom).toEqual([secretRef('b')]);
-    expect(result.warnings.join('\n')).toMatch(/envFrom secret b: no free mount path/);
+    expect(result.warnings.join('\n')).toMatch(/envFrom secret b: no usable mount path/);
     expect(dirFileOf(result.pod, 'app', 'a', 'b')).toBe('a/b');
   });
 
