@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { isDeepStrictEqual, parseArgs } from 'node:util';
 import { Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, visit } from 'yaml';
 import type { Node as YamlNode, ParsedNode } from 'yaml';
-import { mutateObject, POD_TEMPLATE_PATHS, unescapePointerToken } from '../engine/index.ts';
+import { mountRootProblem, mutateObject, POD_TEMPLATE_PATHS, unescapePointerToken } from '../engine/index.ts';
 import type { EngineOptions, KubeObject, MutationResult, PatchOperation } from '../engine/index.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIO } from './io.ts';
@@ -66,9 +66,8 @@ function parseFlags(args: string[]): MutateFlags | undefined {
   if (values.mode !== 'warn' && values.mode !== 'enforce')
     throw usageError(`mutate: --mode must be warn or enforce, not "${values.mode}"`);
   const mountRoot = values['mount-root'];
-  if (mountRoot !== undefined && (!mountRoot.startsWith('/') || mountRoot.split('/').includes('..'))) {
-    throw usageError(`mutate: --mount-root must be an absolute path without "..", not "${mountRoot}"`);
-  }
+  const problem = mountRoot === undefined ? undefined : mountRootProblem(mountRoot);
+  if (problem !== undefined) throw usageError(`mutate: --mount-root ${problem} (got "${mountRoot}")`);
   return {
     files,
     output: values.output,

@@ -35,6 +35,7 @@ import {
   accessKey,
   canHoldMounts,
   exposureWithin,
+  knownFiles,
   fileInVolume,
   freeMountDir,
   isWholeSecret,
@@ -187,10 +188,14 @@ class ContainerRewrite {
   private mountSpots(): MountSpot[] {
     return this.mounts
       .filter((m) => typeof m?.mountPath === 'string')
-      .map((m) => ({
-        dir: normalizePath(m.mountPath),
-        holdsMounts: canHoldMounts(m, this.pod.volume(m.name)),
-      }));
+      .map((m) => {
+        const volume = this.pod.volume(m.name);
+        return {
+          dir: normalizePath(m.mountPath),
+          holdsMounts: canHoldMounts(m, volume),
+          files: knownFiles(volume),
+        };
+      });
   }
 
   private addMount(volume: string, base: string): string | undefined {
@@ -237,7 +242,8 @@ class ContainerRewrite {
       }
       const secret = ref.name;
       const keep = (reason: string): void => {
-        this.notes.keep(`envFrom secret ${typeof secret === 'string' ? secret : '?'}`, reason);
+        // An invalid name is not shown: it may be a value pasted in the wrong place.
+        this.notes.keep(isValidSecretName(secret) ? `envFrom secret ${secret}` : `envFrom[${index}]`, reason);
         earlierSourceRemains = true;
       };
       const reason = this.envFromBlocker(source, earlierSourceRemains);
@@ -494,17 +500,15 @@ class ContainerRewrite {
     if (!this.pod.claimKeysVolume(name, this.name)) return (this.keys = REASON.volumeConflict);
     const existing = this.pod.volume(name);
     const ownMount = this.mounts.find((mount) => mount?.name === name);
+    const others = [...this.pod.mountersOf(name)].some((container) => container !== this.name);
+    // Mounted but missing from the pod (an overlay dropped it): a new volume would leave the files
+    // of earlier conversions missing while the API server accepts the pod.
+    if (!existing && (ownMount || others)) return (this.keys = REASON.volumeMissing);
     if (existing) {
       // Ours only if it is a projected volume of secret sources with items, mounted by no one else.
+      if (others) return (this.keys = REASON.volumeShared);
       const sources = existing.projected ? secretSourcesOf(existing) : undefined;
-      const others = [...this.pod.mountersOf(name)].some((container) => container !== this.name);
-      if (
-        !sources ||
-        sources.some((source) => !source.items) ||
-        others ||
-        ownMount?.subPath ||
-        ownMount?.subPathExpr
-      ) {
+      if (!sources || sources.some((source) => !source.items) || ownMount?.subPath || ownMount?.subPathExpr) {
         return (this.keys = REASON.volumeConflict);
       }
       if (ownMount && typeof ownMount.mountPath === 'string') {

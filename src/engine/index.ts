@@ -7,5 +7,11 @@ export { MAX_WARNING } from './messages.ts';
 export { diff, escapePointerToken, unescapePointerToken } from './diff.ts';
 export { referencedNames } from './expansion.ts';
 export { resolveFile, secretSourcesOf, type SecretFile } from './volumes.ts';
-export { fileVariableName, keysVolumeName, secretsDirVariableName, wholeSecretVolumeName } from './names.ts';
+export {
+  fileVariableName,
+  keysVolumeName,
+  mountRootProblem,
+  secretsDirVariableName,
+  wholeSecretVolumeName,
+} from './names.ts';
 export type * from './types.ts';

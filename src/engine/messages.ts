@@ -76,5 +76,7 @@ export const REASON = {
   dirVariableSet: 'its ENVLESS_SECRETS_DIR_ variable is set, used or taken',
   noVolume: 'no pod volume holds just these keys; cannot add one',
   volumeConflict: 'a volume with the name envless uses has other content',
+  volumeShared: 'its envless volume is mounted by another container too',
+  volumeMissing: 'its envless volume is mounted but missing from the pod',
   noMountPath: 'no usable mount path under the mount root',
 } as const;

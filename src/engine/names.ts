@@ -90,6 +90,17 @@ export function secretsDirVariableName(secret: string): string {
   return `${SECRETS_DIR_PREFIX}${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
+/**
+ * Problem with a mount root, or undefined when it is usable. One rule for the webhook's settings,
+ * `envless mutate` and the engine: `/` (or `/var`) would mount a secret named `etc` over `/etc`.
+ */
+export function mountRootProblem(value: string): string | undefined {
+  if (!value.startsWith('/')) return 'must be an absolute path';
+  if (value.split('/').includes('..')) return 'must not contain ".."';
+  if (normalizePath(value) === '/') return 'must not be "/"';
+  return undefined;
+}
+
 /** Collapses `//`, drops `.` segments and a trailing `/`; resolves `..` lexically. */
 export function normalizePath(path: string): string {
   // Already normal (the common case): absolute, no `//`, no `.` segment, no trailing `/`.

@@ -2,7 +2,7 @@
 // list, copied on first write so the input is never mutated.
 import { ANNOTATION, isTrue, keepEnvList, type Annotations } from './annotations.ts';
 import { literalAssessor, type LiteralAssessor } from './literals.ts';
-import { normalizePath } from './names.ts';
+import { mountRootProblem, normalizePath } from './names.ts';
 import { diffInto } from './diff.ts';
 import type { Conversion, EngineOptions, PatchOperation, PodSpec, Volume } from './types.ts';
 
@@ -48,7 +48,10 @@ export class PodState {
   private readonly spec: PodSpec;
 
   constructor(spec: PodSpec, annotations: Annotations, options: EngineOptions) {
-    this.root = normalizePath(options.mountRoot ?? DEFAULT_MOUNT_ROOT);
+    const root = options.mountRoot ?? DEFAULT_MOUNT_ROOT;
+    const problem = mountRootProblem(root);
+    if (problem !== undefined) throw new TypeError(`envless engine: mountRoot ${problem} (got "${root}")`);
+    this.root = normalizePath(root);
     this.defaultMode = fileMode(options, spec);
     this.canAddVolumes = options.operation !== 'UPDATE-ephemeral';
     this.keepEnv = keepEnvList(annotations);

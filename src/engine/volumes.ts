@@ -162,6 +162,44 @@ export interface MountSpot {
   readonly dir: string;
   /** Whether another mount may be placed below it (see `canHoldMounts`). */
   readonly holdsMounts: boolean;
+  /** Files of its volume known from `items` (relative paths): a nested mount must not cover them. */
+  readonly files: readonly string[];
+}
+
+function itemPaths(source: unknown): string[] {
+  const items = (source as { items?: unknown } | undefined)?.items;
+  if (!Array.isArray(items)) return [];
+  return items.flatMap((item: { path?: unknown } | undefined) =>
+    typeof item?.path === 'string' && item.path !== '' ? [normalizeRelative(item.path)] : [],
+  );
+}
+
+/**
+ * The files a volume is known to hold: listed `items` and projected token/bundle paths. A whole
+ * secret's or ConfigMap's keys are unknown at admission.
+ */
+export function knownFiles(volume: Volume | undefined): string[] {
+  if (!volume) return [];
+  const files = [
+    ...itemPaths(volume.secret),
+    ...itemPaths(volume.configMap),
+    ...itemPaths(volume.downwardAPI),
+  ];
+  const sources = volume.projected?.sources;
+  if (Array.isArray(sources)) {
+    for (const source of sources as Array<Record<string, { path?: unknown } | undefined> | undefined>) {
+      if (!source) continue;
+      files.push(
+        ...itemPaths(source.secret),
+        ...itemPaths(source.configMap),
+        ...itemPaths(source.downwardAPI),
+      );
+      for (const single of [source.serviceAccountToken, source.clusterTrustBundle])
+        if (typeof single?.path === 'string' && single.path !== '')
+          files.push(normalizeRelative(single.path));
+    }
+  }
+  return files;
 }
 
 /**
@@ -189,15 +227,20 @@ function overlaps(a: string, b: string): boolean {
 
 /**
  * A directory is usable as a new mount point when it hides nothing (no mount at it or below it, no
- * path in `taken`: files and directories already handed out, which it must neither cover nor sit
- * in) and every mount above it can hold a nested mount.
+ * known file of a volume it nests in, no path in `taken`: files and directories already handed
+ * out, which it must neither cover nor sit in) and every mount above it can hold a nested mount.
  */
 export function isFreeMountDir(dir: string, spots: readonly MountSpot[], taken: readonly string[]): boolean {
   const candidate = canonicalDir(dir);
   for (const spot of spots) {
     const existing = canonicalDir(spot.dir);
     if (isWithin(existing, candidate)) return false;
-    if (!spot.holdsMounts && isWithin(candidate, existing)) return false;
+    if (!isWithin(candidate, existing)) continue;
+    // Nested: the kubelet prepares mount points only below the path as spelled (not through the
+    // /var/run alias), and only where nothing of the volume is in the way.
+    if (!spot.holdsMounts || !isWithin(dir, spot.dir)) return false;
+    const relative = dir.slice(spot.dir === '/' ? 1 : spot.dir.length + 1);
+    if (spot.files.some((file) => overlaps(file, relative))) return false;
   }
   return !taken.some((path) => overlaps(canonicalDir(path), candidate));
 }

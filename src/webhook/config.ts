@@ -6,9 +6,9 @@
 //   mode: warn            # warn | enforce
 //   onError: allow        # allow | deny: the answer when the engine fails
 //   mountRoot: /run/secrets
-import { isAbsolute, normalize } from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
 import { CliError, usageError } from '../cli/errors.ts';
+import { mountRootProblem } from '../engine/names.ts';
 import type { OnError } from './admission.ts';
 import { DEFAULT_DECISION_CACHE_ENTRIES } from './decision-cache.ts';
 import type { Mode } from './engine.ts';
@@ -47,14 +47,6 @@ export interface WebhookSettings {
   readonly shutdownDelayMs: number;
   /** Longest wait for in-flight requests before connections are cut. */
   readonly shutdownTimeoutMs: number;
-}
-
-/** Problem with a mount root, or undefined when it is usable. */
-export function mountRootProblem(value: string): string | undefined {
-  if (!isAbsolute(value)) return 'must be an absolute path';
-  if (value.split('/').includes('..')) return 'must not contain ".."';
-  if (normalize(value) === '/') return 'must not be "/"';
-  return undefined;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -218,6 +218,8 @@ describe('envless mutate', () => {
     [['-f', 'x.yaml', '-o', 'xml'], /-o must be yaml or json/],
     [['-f', 'x.yaml', '--mode', 'strict'], /--mode must be warn or enforce/],
     [['-f', 'x.yaml', '--mount-root', 'relative'], /--mount-root must be an absolute path/],
+    [['-f', 'x.yaml', '--mount-root', '//./'], /--mount-root must not be "\/"/],
+    [['-f', 'x.yaml', '--mount-root', '/run/../etc'], /--mount-root must not contain "\.\."/],
     [['stray'], /Unexpected argument/],
   ])('exits 2 for bad usage %j', async (args, pattern) => {
     const result = await mutate(args);
