@@ -10,12 +10,33 @@ export interface CliIO {
   readStdin(): Promise<string>;
 }
 
+let stdoutClosed = false;
+let stdoutGuarded = false;
+
+/**
+ * A reader that goes away (`envless lint | head -1`) is not an error: the rest of the output is
+ * dropped and the command still ends with its own exit status. Other write errors are reported.
+ */
+function guardStdout(): void {
+  if (stdoutGuarded) return;
+  stdoutGuarded = true;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    stdoutClosed = true;
+    if (error.code === 'EPIPE') return;
+    process.stderr.write(`envless: cannot write to standard output: ${error.message}\n`);
+    process.exitCode = 2;
+  });
+}
+
 export function processIO(): CliIO {
+  guardStdout();
   return {
     cwd: process.cwd(),
     env: process.env,
     stdoutIsTTY: Boolean(process.stdout.isTTY),
-    writeOut: (text) => void process.stdout.write(text),
+    writeOut: (text) => {
+      if (!stdoutClosed) process.stdout.write(text);
+    },
     writeErr: (text) => void process.stderr.write(text),
     readStdin: async () => {
       const chunks: Buffer[] = [];

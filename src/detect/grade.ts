@@ -1,6 +1,7 @@
 // One grading policy for every place a variable meets a value: Dockerfile ENV/ARG, compose
 // environment and build args, Kubernetes env, running containers. The linter, the webhook's
 // warnings and the Docker audit all call `assessVariable`, so they agree on what a secret is.
+import { maskReferenceWords } from './mask.ts';
 import { analyzeName, type NameAnalysis, type NameOptions } from './names.ts';
 import {
   classifyLiteral,
@@ -64,7 +65,7 @@ export function assessVariable(
       return {
         severity: context === 'dockerfile-env' ? 'error' : 'warning',
         because: 'value',
-        reason: `the value embeds a password (${reference}) in a URL`,
+        reason: `the value embeds a password (${maskReferenceWords(reference)}) in a URL`,
         name: nameInfo,
       };
     }

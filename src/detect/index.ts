@@ -12,5 +12,5 @@ export {
   type SecretMatch,
 } from './values.ts';
 export { assessVariable, type Assessment, type Severity, type VariableContext } from './grade.ts';
-export { maskSecret, maskWithin } from './mask.ts';
+export { maskReferenceWords, maskSecret, maskWithin } from './mask.ts';
 export { secretFileReason } from './files.ts';

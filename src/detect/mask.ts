@@ -7,6 +7,19 @@ export function maskSecret(secret: string): string {
   return `${secret.slice(0, visible)}***`;
 }
 
+const EXPANSION_WITH_WORD = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-+?=])([^}]*)\}/g;
+
+/**
+ * A variable reference as it may be shown: the word of `${NAME:-default}` (and `-`, `:+`, `+`,
+ * `:?`, `?`, `:=`) is masked, since a default is often the secret itself written inline.
+ */
+export function maskReferenceWords(text: string): string {
+  if (!text.includes('${')) return text;
+  return text.replace(EXPANSION_WITH_WORD, (whole, name: string, operator: string, word: string) =>
+    word === '' ? whole : `\${${name}${operator}${maskSecret(word)}}`,
+  );
+}
+
 /** Replaces `secret` inside `text` with its mask (used to show a URL with its password masked). */
 export function maskWithin(text: string, secret: string): string {
   if (!secret) return text;

@@ -156,7 +156,12 @@ export function tokenizeName(name: string): string[] {
       .replace(/([a-z])([A-Z])/g, '$1 $2')
       .replace(/([0-9])([A-Z][a-z])/g, '$1 $2')
       .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2');
-    for (const piece of spaced.split(' ')) if (piece) words.push(piece.toLowerCase());
+    for (const piece of spaced.split(' ')) {
+      if (!piece) continue;
+      // A numeric suffix is an index (`PASSWORD2`, `apiKey2`): the word is what counts.
+      const indexed = /^([A-Za-z]{3,})\d+$/.exec(piece);
+      words.push((indexed ? indexed[1]! : piece).toLowerCase());
+    }
   }
   return words;
 }

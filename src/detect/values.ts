@@ -204,6 +204,24 @@ const REFERENCE =
   /^(?:\$\{[A-Za-z_][A-Za-z0-9_]*(?::?[-=?+][^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*|\$\([A-Za-z_][A-Za-z0-9_.-]*\)|%[A-Za-z_][A-Za-z0-9_]*%)$/;
 const TEMPLATE = /^(?:\$\{\{.*\}\}|\{\{.*\}\}|<%.*%>|\{%.*%\}|@@.*@@|__[A-Z0-9_]+__)$/s;
 
+/**
+ * Base64 output starts with `/` once in 64 values: a value in the base64 alphabet with `+` or `=`,
+ * or with a segment of mixed case and digits (`/kXz9QwR3tyLm0pAq9ZtRw`), is a value, not a path.
+ */
+function looksBase64(value: string): boolean {
+  if (value.length < 16 || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return false;
+  if (/[+=]/.test(value)) return true;
+  return value
+    .split('/')
+    .some(
+      (segment) =>
+        segment.length >= 12 &&
+        (segment.match(/[A-Z]/g)?.length ?? 0) >= 2 &&
+        (segment.match(/[0-9]/g)?.length ?? 0) >= 2 &&
+        /[a-z]/.test(segment),
+    );
+}
+
 /** Classifies a whole value (not substrings). */
 export function classifyLiteral(raw: string): LiteralKind {
   const value = raw.trim();
@@ -211,7 +229,7 @@ export function classifyLiteral(raw: string): LiteralKind {
   if (REFERENCE.test(value)) return 'reference';
   if (TEMPLATE.test(value)) return 'template';
   if (/^\/run\/secrets\//.test(value) || /^\/var\/run\/secrets\//.test(value)) return 'secret-file';
-  if (/^(?:\/|\.\.?\/|~\/|[A-Za-z]:\\)[^\s]*$/.test(value)) return 'path';
+  if (/^(?:\/|\.\.?\/|~\/|[A-Za-z]:\\)[^\s]*$/.test(value) && !looksBase64(value)) return 'path';
   if (/^[a-z][a-z0-9+.-]*:\/\/[^\s@]*$/i.test(value)) return 'url';
   if (BOOLEANS.has(value.toLowerCase())) return 'boolean';
   if (PLACEHOLDER_WORDS.test(value)) return 'placeholder';

@@ -1,8 +1,8 @@
 // Which files to check, and as what. Names decide for Dockerfiles, compose files and dotenv files;
 // other YAML/JSON is a Kubernetes manifest only if its content says so (apiVersion + kind), so CI
 // workflows, Helm values and app config never produce findings.
-import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
-import { basename, join, relative, resolve, sep } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
 import type { FileKind } from './types.ts';
 
@@ -96,6 +96,22 @@ function isIgnored(layers: readonly IgnoreLayer[], abs: string, isDir: boolean):
   return false;
 }
 
+/**
+ * The .gitignore files above `dir` up to the top of its git work tree (none outside one): git
+ * applies them to everything below, wherever the linter starts.
+ */
+function ancestorGitignores(dir: string): IgnoreLayer[] {
+  const layers: IgnoreLayer[] = [];
+  for (let current = dir; ;) {
+    if (existsSync(join(current, '.git'))) return layers;
+    const parent = dirname(current);
+    if (parent === current) return [];
+    const matcher = readGitignore(parent);
+    if (matcher) layers.push({ base: parent, matcher });
+    current = parent;
+  }
+}
+
 /** Expands the user's paths into candidate files, walking directories. */
 export function discover(paths: readonly string[], options: DiscoverOptions): Candidate[] {
   const out: Candidate[] = [];
@@ -112,7 +128,7 @@ export function discover(paths: readonly string[], options: DiscoverOptions): Ca
       throw new MissingPathError(given);
     }
     if (stats.isDirectory()) {
-      walk(abs, given, configLayer, out, options.cwd);
+      walk(abs, given, configLayer, ancestorGitignores(abs), out, options.cwd);
     } else if (!isIgnored(configLayer, abs, false)) {
       out.push({ path: abs, displayPath: given, nameClass: classifyByName(given), explicit: true });
     }
@@ -125,8 +141,17 @@ function displayFor(given: string, abs: string, cwd: string): string {
   return rel.startsWith('..') || given.startsWith('/') ? toPosix(abs) : rel;
 }
 
-function walk(root: string, given: string, baseLayers: IgnoreLayer[], out: Candidate[], cwd: string): void {
-  const stack: { dir: string; layers: IgnoreLayer[] }[] = [{ dir: root, layers: baseLayers }];
+function walk(
+  root: string,
+  given: string,
+  baseLayers: IgnoreLayer[],
+  gitLayers: IgnoreLayer[],
+  out: Candidate[],
+  cwd: string,
+): void {
+  const stack: { dir: string; layers: IgnoreLayer[] }[] = [
+    { dir: root, layers: [...baseLayers, ...gitLayers] },
+  ];
   while (stack.length > 0) {
     const { dir, layers: parentLayers } = stack.pop()!;
     let entries: Dirent[];

@@ -192,8 +192,11 @@ describe('tokenizeName', () => {
     ['dbPassword', ['db', 'password']],
     ['APIKey', ['api', 'key']],
     ['db-password.v2', ['db', 'password', 'v2']],
-    ['OAuth2Token', ['o', 'auth2', 'token']],
+    ['OAuth2Token', ['o', 'auth', 'token']],
     ['S3_KEY', ['s3', 'key']],
+    ['DB_PASSWORD2', ['db', 'password']],
+    ['apiKey12', ['api', 'key']],
+    ['K8S_MD5', ['k8s', 'md5']],
   ])('%s -> %j', (name, tokens) => {
     expect(tokenizeName(name)).toEqual(tokens);
   });

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { assessVariable, classifyLiteral, findSecretsInText, maskSecret } from '../../src/detect/index.ts';
+import {
+  assessVariable,
+  classifyLiteral,
+  findSecretsInText,
+  maskReferenceWords,
+  maskSecret,
+} from '../../src/detect/index.ts';
 
 // Fake credentials assembled at run time, so this file itself holds no provider-shaped token.
 const gh = 'ghp_' + 'A1b2C3d4E5'.repeat(4).slice(0, 36);
@@ -66,6 +72,11 @@ describe('classifyLiteral', () => {
     ['{{ .Values.password }}', 'template'],
     ['/run/secrets/db_password', 'secret-file'],
     ['/etc/app/key.pem', 'path'],
+    ['/usr/local/bin/app', 'path'],
+    ['/Users/Alice/Documents2020/keyfile', 'path'],
+    // base64 output that happens to start with `/`
+    ['/kXz+Qw3rtyLm0pAq9ZtRw==', 'literal'],
+    ['/kXz9QwR3tyLm0pAq9ZtRw', 'literal'],
     ['https://auth.example.com/token', 'url'],
     ['true', 'boolean'],
     ['changeme', 'placeholder'],
@@ -121,6 +132,17 @@ describe('assessVariable grades by context', () => {
     expect(assessVariable('DATABASE_URL', 'postgres://u:${DB_PASS}@db/app', 'compose-env')?.severity).toBe(
       'warning',
     );
+  });
+});
+
+describe('maskReferenceWords', () => {
+  it.each([
+    ['${TOKEN:-Hunter2Secret99}', '${TOKEN:-H***}'],
+    ['postgres://u:${PW-Hunter2Secret99}@db', 'postgres://u:${PW-H***}@db'],
+    ['${A:?required} and ${B:+x}', '${A:?r***} and ${B:+***}'],
+    ['${PLAIN} $OTHER ${EMPTY:-}', '${PLAIN} $OTHER ${EMPTY:-}'],
+  ])('%s -> %s', (text, shown) => {
+    expect(maskReferenceWords(text)).toBe(shown);
   });
 });
 

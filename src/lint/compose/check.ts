@@ -1,7 +1,7 @@
 // The compose checks: secrets in `environment:`, `build.args` and `env_file:`, `X` next to
 // `X_FILE`, and `/run/secrets/NAME` paths the service is not granted. Anchors, aliases and merge
 // keys are followed per service, but each finding is reported once where it is written.
-import { analyzeName, assessVariable, classifyLiteral } from '../../detect/index.ts';
+import { analyzeName, assessVariable, classifyLiteral, maskReferenceWords } from '../../detect/index.ts';
 import type { Assessment } from '../../detect/index.ts';
 import { parseDotenv } from '../dotenv/parse.ts';
 import type { CheckContext, Checker } from '../types.ts';
@@ -55,7 +55,7 @@ function checkService(scope: ServiceScope): void {
 function valueNote(value: string | undefined, assessment: Assessment): string {
   if (value === undefined) return ', passed through from the environment that runs compose';
   if (assessment.because === 'value') return '';
-  if (assessment.valueKind === 'reference') return `, interpolated from ${value.trim()}`;
+  if (assessment.valueKind === 'reference') return `, interpolated from ${maskReferenceWords(value.trim())}`;
   if (assessment.valueKind === 'empty') return ', empty here but meant to be filled in';
   return '';
 }

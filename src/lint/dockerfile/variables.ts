@@ -1,7 +1,7 @@
 // dockerfile/secret-env and dockerfile/secret-arg: ENV and ARG entries whose name or value says
 // they carry a secret. The decision is the shared `assessVariable`; this module only words it
 // for Dockerfiles and decides how serious each place is.
-import { assessVariable, type Assessment } from '../../detect/index.ts';
+import { assessVariable, maskReferenceWords, type Assessment } from '../../detect/index.ts';
 import type { CheckContext, RawFinding, Severity } from '../types.ts';
 import type { Instruction, KeyValue } from './ast.ts';
 
@@ -81,7 +81,7 @@ function envEffect(pair: KeyValue, assessment: Assessment): string {
   if (assessment.because === 'name' && assessment.valueKind === 'empty')
     return 'declares a secret variable in the image config';
   if (assessment.because === 'name' && assessment.valueKind === 'reference') {
-    return `bakes ${pair.value?.trim()} into the image config`;
+    return `bakes ${maskReferenceWords(pair.value?.trim() ?? '')} into the image config`;
   }
   return 'puts a secret into the image config';
 }
