@@ -34,6 +34,22 @@ export interface Assessment {
   readonly valueKind?: LiteralKind;
 }
 
+const VARIABLE_REFERENCE = /(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))/g;
+
+/** The first `$NAME` / `${NAME...}` in `value` whose name is a secret's (`$$` is an escape). */
+function referencedSecretVariable(
+  value: string,
+  options: NameOptions,
+): { name: string; reason: string } | undefined {
+  if (!value.includes('$')) return undefined;
+  for (const match of value.matchAll(VARIABLE_REFERENCE)) {
+    const name = (match[1] ?? match[2])!;
+    const info = analyzeName(name, options);
+    if (info.secret) return { name, reason: info.reason };
+  }
+  return undefined;
+}
+
 /**
  * Decides whether `name=value` puts a secret where it does not belong. `value` is undefined when
  * no value is written (compose `- KEY`, `ARG KEY`): the value then comes from elsewhere at run or
@@ -67,6 +83,20 @@ export function assessVariable(
         because: 'value',
         reason: `the value embeds a password (${maskReferenceWords(reference)}) in a URL`,
         name: nameInfo,
+      };
+    }
+    // `ENV X=$NPM_TOKEN`, compose `X: ${DB_PASSWORD}`: the secret arrives under another name.
+    const source = value === undefined ? undefined : referencedSecretVariable(value, options);
+    if (
+      source &&
+      (context === 'dockerfile-env' || context === 'compose-env' || context === 'compose-build-arg')
+    ) {
+      return {
+        severity: 'error',
+        because: 'value',
+        reason: `the value interpolates ${source.name}, whose name says ${source.reason}`,
+        name: nameInfo,
+        valueKind: classifyLiteral(value!),
       };
     }
     return undefined;

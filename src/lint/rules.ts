@@ -23,7 +23,7 @@ export const RULES = [
     kind: 'dockerfile',
     severity: 'error',
     description: 'ENV sets a secret: it is baked into every layer and container of the image',
-    help: 'ENV values are stored in the image config and shown by `docker inspect`. Pass the secret at run time as a file (`X_FILE=/run/secrets/x`) or, for build steps, with `RUN --mount=type=secret`.',
+    help: 'ENV values are stored in the image config and shown by `docker inspect`, also when they copy a secret build argument under another name (`ENV X=$NPM_TOKEN`). Pass the secret at run time as a file (`X_FILE=/run/secrets/x`) or, for build steps, with `RUN --mount=type=secret`.',
     fix: 'use RUN --mount=type=secret for build steps, or a secret file and X_FILE at run time',
   },
   {
@@ -55,7 +55,7 @@ export const RULES = [
     kind: 'compose',
     severity: 'error',
     description: 'A secret is passed to a service through `environment:`',
-    help: 'Literal values, `${VAR}` interpolation and bare names all put the secret into the container environment, where `docker inspect`, /proc and child processes see it. Declare a top-level `secrets:` entry, grant it to the service and point the app at /run/secrets/NAME (many images read X_FILE). `envless compose fix` does this.',
+    help: 'Literal values, `${VAR}` interpolation (also of a secret-named variable under another name: `HEADER: Bearer ${API_TOKEN}`) and bare names all put the secret into the container environment, where `docker inspect`, /proc and child processes see it. Declare a top-level `secrets:` entry, grant it to the service and point the app at /run/secrets/NAME (many images read X_FILE). `envless compose fix` does this.',
     fix: 'move it to a compose secret and set X_FILE=/run/secrets/NAME (envless compose fix)',
   },
   {

@@ -91,6 +91,21 @@ describe('classifyLiteral', () => {
 });
 
 describe('assessVariable grades by context', () => {
+  it('flags a harmless name whose value interpolates a secret-named variable', () => {
+    for (const ctx of ['dockerfile-env', 'compose-env', 'compose-build-arg'] as const) {
+      for (const value of ['$NPM_TOKEN', '${NPM_TOKEN}', 'Bearer ${NPM_TOKEN:-x}', 'a:$NPM_TOKEN']) {
+        const assessment = assessVariable('HEADER', value, ctx);
+        expect(assessment, `${ctx} ${value}`).toMatchObject({ severity: 'error', because: 'value' });
+        expect(assessment!.reason).toBe('the value interpolates NPM_TOKEN, whose name says token');
+      }
+    }
+    // `$$` escapes; harmless names; Kubernetes `$(X)` refers to a variable checked on its own.
+    expect(assessVariable('HEADER', '$$NPM_TOKEN', 'compose-env')).toBeUndefined();
+    expect(assessVariable('PATH', '$PATH:/opt/bin', 'dockerfile-env')).toBeUndefined();
+    expect(assessVariable('HEADER', '$(NPM_TOKEN)', 'k8s-env')).toBeUndefined();
+    expect(assessVariable('HEADER', '$NPM_TOKEN', 'compose-env', { allow: ['NPM_TOKEN'] })).toBeUndefined();
+  });
+
   it('flags a secret name with a literal everywhere', () => {
     for (const ctx of [
       'dockerfile-env',
