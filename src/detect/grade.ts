@@ -64,7 +64,8 @@ export function assessVariable(
   const nameInfo = analyzeName(name, options);
   if (value !== undefined) {
     const match = findSecretsInText(value)[0];
-    if (match && !nameInfo.reason.startsWith('allowed')) {
+    // A credential-shaped value is a secret whatever the name (the allow list is about names).
+    if (match) {
       return {
         severity: 'error',
         because: 'value',

@@ -100,6 +100,11 @@ describe('dockerfile/secret-env', () => {
   it('honours the allow and deny lists', () => {
     expect(check(lines('FROM x', 'ENV DB_PASSWORD=x1y2z3'), { allow: ['DB_PASSWORD'] })).toEqual([]);
     expect(keys(check(lines('FROM x', 'ENV MY_THING=x1y2z3'), { deny: ['MY_*'] }))).toEqual(['MY_THING']);
+    // The allow list is about names: a credential-shaped value is still a secret.
+    const token = `ghp_${'a1B2c3D4e5'.repeat(3)}123456`;
+    expect(keys(check(lines('FROM x', `ENV DB_PASSWORD=${token}`), { allow: ['DB_PASSWORD'] }))).toEqual([
+      'DB_PASSWORD',
+    ]);
   });
 
   it('checks the ENV of an ONBUILD', () => {
