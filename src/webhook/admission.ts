@@ -88,11 +88,17 @@ function notReview(message: string): WebhookError {
   return new WebhookError('ENVLESS_WEBHOOK_NOT_ADMISSION_REVIEW', message);
 }
 
-/** Quotes a client-supplied scalar for an error message, short, so messages stay readable. */
+/**
+ * A client-supplied scalar for an error message: quoted only when it is a word (`Pod`, `create`)
+ * or an API version (`admission.k8s.io/v1beta1`); anything else is described, never repeated
+ * (messages never quote the body, which may hold secret values).
+ */
 function shown(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = typeof value === 'string' ? JSON.stringify(value) : typeof value;
-  return text.length > 60 ? `${text.slice(0, 57)}..."` : text;
+  if (typeof value !== 'string') return value === null ? 'null' : typeof value;
+  if (/^[A-Za-z]{1,40}$/.test(value) || /^(?:[a-z0-9.-]{1,60}\/)?v\d+(?:(?:alpha|beta)\d+)?$/.test(value))
+    return JSON.stringify(value);
+  return value === '' ? 'an empty string' : `a string of ${value.length} characters`;
 }
 
 function requireString(

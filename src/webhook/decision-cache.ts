@@ -7,16 +7,18 @@
 // being parsed or decided again. An answer is kept once its request has been seen twice, so pods
 // that come once cost the cache a digest only.
 //
-// Why that is sound: the digest covers every byte but the uid's string token, so a later body
-// that matches is the remembered body with one string token changed in place; it has the same
-// structure, and parsing it would give the same request with another uid. An answer is remembered
-// only when that token held the request's uid (the API server writes `request.uid` first: Go
-// struct field order), only for pod CREATE, and never for an engine failure.
+// Why that is sound: the digest covers every byte but the uid's string token, and the token's
+// offset, so a later body that matches is the remembered body with one valid JSON string token
+// changed in place; it has the same structure, and parsing it would give the same request with
+// another uid. An answer is remembered only when that token is the member JSON.parse reads as
+// `request.uid` (checked by parsing the body with the token replaced by an unguessable probe: the
+// API server writes `request.uid` first, Go struct field order, but a client could reorder keys or
+// repeat them), only for pod CREATE, and never for an engine failure.
 //
 // Only digests are kept as keys (never pod text: a spec may hold literal secret values), and
 // answers (patch, warnings) never contain values. Bounded by entries and by bytes; the least
 // recently used answers go first.
-import { hash } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import type { AdmissionOutcome } from './admission.ts';
 
 export const DEFAULT_DECISION_CACHE_ENTRIES = 1024;
@@ -32,6 +34,27 @@ const RESPONSE_UID = '"response":{"uid":';
 export interface RequestKey {
   readonly digest: string;
   readonly uid: string;
+  /** The body and the offsets of the uid token's quotes: to confirm the token before keeping. */
+  readonly body: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Unguessable, so no body can hold it. */
+const PROBE = `envless-probe-${randomUUID()}`;
+
+/**
+ * Whether the key's token is the member JSON.parse reads as `request.uid`: not another uid member
+ * before it (`userInfo.uid` or `metadata.uid` reordered first), not the first of duplicate keys
+ * (the last one wins). Checked by parsing the body with the token replaced, once per kept answer.
+ */
+function tokenIsRequestUid(key: RequestKey): boolean {
+  const probe = `${key.body.slice(0, key.start)}"${PROBE}"${key.body.slice(key.end + 1)}`;
+  try {
+    return (JSON.parse(probe) as { request?: { uid?: unknown } } | null)?.request?.uid === PROBE;
+  } catch {
+    return false;
+  }
 }
 
 /** What a request answered from the cache is logged and counted as (the request's own fields). */
@@ -88,7 +111,10 @@ export function requestKey(body: string): RequestKey | undefined {
     return undefined; // not a valid string token: the full parse reports the body
   }
   if (typeof uid !== 'string' || uid === '') return undefined;
-  return { digest: hash('sha256', body.slice(0, start) + body.slice(end + 1), 'base64'), uid };
+  // The token's offset is part of the digest: equal digests then mean equal text before the token
+  // and after it, so a body that matches is a kept body with one valid string token replaced.
+  const digest = hash('sha256', `${start}:${body.slice(0, start)}${body.slice(end + 1)}`, 'base64');
+  return { digest, uid, body, start, end };
 }
 
 export class DecisionCache {
@@ -131,6 +157,7 @@ export class DecisionCache {
       return;
     }
     this.seen.delete(key.digest);
+    if (!tokenIsRequestUid(key)) return;
     const uidJson = JSON.stringify(uid);
     const at = text.indexOf(`${RESPONSE_UID}${uidJson}`);
     if (at === -1) return;

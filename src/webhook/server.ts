@@ -75,6 +75,24 @@ export interface WebhookServer {
   forceClose(): void;
 }
 
+/**
+ * Errors in logs: type, message, code and stack only. Node's HTTP parse errors carry `rawPacket`,
+ * the raw request with its body (fastify logs them at trace level), which may hold secret values.
+ */
+function serializeError(error: Error & { code?: unknown }): {
+  type: string;
+  message: string;
+  stack: string;
+  [key: string]: unknown;
+} {
+  return {
+    type: error.name,
+    message: error.message,
+    ...(error.code !== undefined ? { code: error.code } : {}),
+    stack: error.stack ?? '',
+  };
+}
+
 function isFiles(tls: PemKeyPair | CertificateFiles): tls is CertificateFiles {
   return 'certFile' in tls;
 }
@@ -118,6 +136,7 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
       ? false
       : {
           level: options.logger?.level ?? 'info',
+          serializers: { err: serializeError },
           ...(options.logger?.stream ? { stream: options.logger.stream } : {}),
         };
   const app = Fastify({

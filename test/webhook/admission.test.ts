@@ -63,6 +63,21 @@ describe('parseAdmissionReview', () => {
     );
     expect(() => parseAdmissionReview(review({}, { operation: 'GET' }))).toThrow(/request.operation/);
   });
+
+  it('describes, never repeats, a value that is no word or API version (it may be a secret)', () => {
+    const token = 'ghp_0123456789abcdefghijABCDEFGHIJ012345';
+    const message = (() => {
+      try {
+        parseAdmissionReview(review({}, { operation: token }));
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toContain(`got a string of ${token.length} characters`);
+    expect(message).not.toContain('ghp_');
+    expect(() => parseAdmissionReview({ ...review({}), kind: 'Pod' })).toThrow(/\(got "Pod"\)/);
+  });
 });
 
 describe('engineOperationFor', () => {

@@ -63,7 +63,12 @@ describe('requestKey', () => {
 });
 
 describe('DecisionCache', () => {
-  const key = (uid: string, digest = 'd'): RequestKey => ({ digest, uid });
+  /** A key for a body whose uid token is request.uid (the digest is given, not computed). */
+  const key = (uid: string, digest = 'd'): RequestKey => {
+    const body = `{"request":{"uid":${JSON.stringify(uid)}}}`;
+    const start = body.indexOf('"uid":"') + 6;
+    return { digest, uid, body, start, end: start + JSON.stringify(uid).length - 1 };
+  };
 
   /** Answers are kept from the second time a request is seen. */
   const rememberTwice = (cache: DecisionCache, k: RequestKey) => {
@@ -96,6 +101,20 @@ describe('DecisionCache', () => {
     cache.remember(key('owner-uid'), 'request-uid', answerText('request-uid'), facts);
     cache.remember(key('owner-uid'), 'request-uid', answerText('request-uid'), facts);
     expect(cache.size).toBe(0);
+  });
+
+  it.each([
+    ['another uid member comes first', '{"request":{"userInfo":{"uid":"same"},"uid":"same"}}'],
+    ['request.uid is repeated (JSON.parse takes the last)', '{"request":{"uid":"same","uid":"same"}}'],
+  ])('keeps nothing when the first uid token is not what JSON.parse reads as request.uid: %s', (_, body) => {
+    const cache = new DecisionCache();
+    const k = requestKey(body)!;
+    expect(k.uid).toBe('same');
+    rememberTwice(cache, k);
+    expect(cache.size).toBe(0);
+    // The same body shape with the token in request.uid's place is kept.
+    rememberTwice(cache, requestKey('{"request":{"uid":"same"}}')!);
+    expect(cache.size).toBe(1);
   });
 
   it('drops the least recently used answers beyond its size', () => {
