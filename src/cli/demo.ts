@@ -3,7 +3,7 @@
 import { formatFindings } from '../lint/format/index.ts';
 import { lintFiles } from '../lint/run.ts';
 import { SAMPLES } from '../demo/samples.ts';
-import { EXIT } from './errors.ts';
+import { EXIT, usageError } from './errors.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
 
@@ -14,6 +14,8 @@ export async function runDemo(args: string[], io: CliIO): Promise<number> {
     );
     return EXIT.ok;
   }
+  if (args.length > 0)
+    throw usageError(`demo: unexpected argument ${args[0]} (it takes none; see envless demo --help)`);
   const rules = {};
   const outcome = lintFiles([], { cwd: io.cwd, names: {}, rules }, SAMPLES);
   io.writeOut(`$ envless lint demo/   # ${SAMPLES.length} embedded sample files\n\n`);

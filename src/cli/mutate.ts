@@ -138,7 +138,7 @@ function parseObjects(label: string, text: string): InputObject[] {
   const objects: InputObject[] = [];
   for (const doc of docs) {
     const where = (node: unknown): string => `${label}:${lineOf(lines, node) ?? 1}`;
-    const value: unknown = doc.toJS({ maxAliasCount: 1000 });
+    const value = documentValue(doc, label, lines);
     if (value === null || value === undefined) continue; // an empty document, or comments only
     if (Array.isArray(value)) {
       value.forEach((item, i) =>
@@ -151,6 +151,28 @@ function parseObjects(label: string, text: string): InputObject[] {
     }
   }
   return objects;
+}
+
+/** The document as plain data; alias errors (an undefined anchor, an alias bomb) are invalid YAML. */
+function documentValue(doc: Document.Parsed, label: string, lines: LineCounter): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: 1000 });
+  } catch {
+    let dangling: number | undefined;
+    visit(doc, {
+      Alias(_, node) {
+        if (dangling === undefined && node.resolve(doc) === undefined) dangling = node.range?.[0];
+      },
+    });
+    if (dangling !== undefined) {
+      const { line, col } = lines.linePos(dangling);
+      throw invalid(
+        `${label}:${line}:${col}`,
+        'invalid YAML: an alias names an anchor not defined before it',
+      );
+    }
+    throw invalid(label, 'invalid YAML: its aliases expand to too many nodes (an alias bomb?)');
+  }
 }
 
 function collectDocument(
@@ -166,8 +188,14 @@ function collectDocument(
       throw invalid(where(doc.getIn(['items'], true) ?? doc.contents), `${kind}.items must be a list`);
     const itemsNode = doc.getIn(['items'], true);
     const hint = kind === 'List' ? undefined : kind.slice(0, -'List'.length);
+    // Items of a typed list (`PodList` from the API) carry no kind: they get the list's, so each
+    // printed object can be applied on its own.
+    const typed = (item: unknown): unknown =>
+      hint !== undefined && isPlainObject(item) && item.kind === undefined
+        ? { ...(value.apiVersion !== undefined ? { apiVersion: value.apiVersion } : {}), kind: hint, ...item }
+        : item;
     value.items.forEach((item, i) =>
-      collect(item, where(isSeq(itemsNode) ? itemsNode.items[i] : itemsNode), out, hint),
+      collect(typed(item), where(isSeq(itemsNode) ? itemsNode.items[i] : itemsNode), out, hint),
     );
     return;
   }

@@ -1,6 +1,7 @@
 // `envless webhook`: the Kubernetes mutating admission webhook server. Resolves settings, finds or
 // makes the serving certificate, starts src/webhook/server.ts and stops it gracefully on SIGTERM
 // or SIGINT (a second signal cuts open connections).
+import { statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -133,6 +134,14 @@ export interface StartedWebhook {
   stop(): Promise<void>;
 }
 
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves settings, starts the server and returns it listening; `runWebhook` adds signals. */
 export async function startWebhook(args: string[], io: CliIO): Promise<StartedWebhook | undefined> {
   const values = parse(args);
@@ -201,7 +210,11 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
       );
     }
     if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-      const path = (error as NodeJS.ErrnoException).path ?? '';
+      // Reading a directory fails without naming it: find which of the two it was.
+      const path =
+        (error as NodeJS.ErrnoException).path ??
+        [settings.tlsCertFile, settings.tlsKeyFile].find((file) => file !== undefined && isDirectory(file)) ??
+        `${settings.tlsCertFile} or ${settings.tlsKeyFile}`;
       throw new CliError('ENVLESS_IO', `cannot read certificate file ${path}: ${code}`);
     }
     throw error;
@@ -211,8 +224,15 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
   } catch (error) {
     await removeThrowAway();
     const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
+    const where = `${address ?? settings.host}${port !== undefined ? `:${port}` : ''}`;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new CliError('ENVLESS_IO', `cannot listen on ${address ?? settings.host}:${port ?? ''}: ${code}`);
+      throw new CliError('ENVLESS_IO', `cannot listen on ${where}: ${code}`);
+    }
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+      throw new CliError(
+        'ENVLESS_IO',
+        `cannot listen on ${settings.host}: the name does not resolve (${code})`,
+      );
     }
     throw error;
   }
@@ -261,19 +281,34 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
 }
 
 export async function runWebhook(args: string[], io: CliIO): Promise<number> {
-  const started = await startWebhook(args, io);
+  // A signal during start-up (a pod deleted at once) must still end in a graceful stop, not kill
+  // the process halfway (the throw-away CA would stay behind): it is held until the server runs.
+  let early: NodeJS.Signals | undefined;
+  const holdSignal = (signal: NodeJS.Signals): void => {
+    early ??= signal;
+  };
+  process.on('SIGTERM', holdSignal);
+  process.on('SIGINT', holdSignal);
+  let started: Awaited<ReturnType<typeof startWebhook>>;
+  try {
+    started = await startWebhook(args, io);
+  } finally {
+    process.off('SIGTERM', holdSignal);
+    process.off('SIGINT', holdSignal);
+  }
   if (started === undefined) return EXIT.ok;
+  const running = started;
   let signals = 0;
   await new Promise<void>((resolveStopped) => {
     const onSignal = (signal: NodeJS.Signals): void => {
       signals += 1;
       if (signals > 1) {
-        started.server.app.log.warn({ signal }, 'second signal: closing open connections now');
-        started.server.forceClose();
+        running.server.app.log.warn({ signal }, 'second signal: closing open connections now');
+        running.server.forceClose();
         return;
       }
-      started.server.app.log.info({ signal }, 'signal received');
-      void started.stop().then(() => {
+      running.server.app.log.info({ signal }, 'signal received');
+      void running.stop().then(() => {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
         resolveStopped();
@@ -281,6 +316,7 @@ export async function runWebhook(args: string[], io: CliIO): Promise<number> {
     };
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
+    if (early !== undefined) onSignal(early);
   });
   return EXIT.ok;
 }

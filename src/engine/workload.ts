@@ -58,7 +58,11 @@ export function mutateObject<T extends KubeObject>(
   const { metadata, spec } = template as PodTemplateSpec;
   const base = path.map((token) => `/${escapePointerToken(token)}`).join('');
   const rewrite = rewritePodTemplate(metadata, spec, options, base);
-  const denied = rewrite.denials.length > 0 ? rewrite.denials.join('; ') : undefined;
+  // One message: `envless: reason; reason` (each denial is a full `envless: ...` warning text).
+  const denied =
+    rewrite.denials.length > 0
+      ? `envless: ${rewrite.denials.map((text) => text.replace(/^envless: /, '')).join('; ')}`
+      : undefined;
   const result = {
     warnings: rewrite.warnings,
     conversions: rewrite.conversions,

@@ -3,6 +3,7 @@
 // nothing here imports it at module load: only `import type` at the top, and a dynamic import the
 // first time a client is asked for. `envless lint` never reaches this module.
 import type * as ClientNode from '@kubernetes/client-node';
+import { CliError } from '../cli/errors.ts';
 import type { MutatingWebhookConfiguration } from './webhook-configuration.ts';
 
 export type ClientNodeModule = typeof ClientNode;
@@ -24,12 +25,28 @@ export interface KubeConfigSource {
   context?: string;
 }
 
+export const NO_KUBECONFIG =
+  'no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, create ~/.kube/config, or run in a pod with a service account';
+
+/** With nothing to load, the client's loadFromDefault pretends a cluster at http://localhost:8080. */
+export function isPlaceholderKubeConfig(kc: ClientNode.KubeConfig): boolean {
+  const clusters = kc.getClusters();
+  return (
+    kc.getCurrentContext() === 'loaded-context' &&
+    clusters.length === 1 &&
+    clusters[0]!.server === 'http://localhost:8080'
+  );
+}
+
 export async function loadKubeConfig(source: KubeConfigSource = {}): Promise<ClientNode.KubeConfig> {
   const k8s = await loadClientNode();
   const kc = new k8s.KubeConfig();
   if (source.kubeconfig !== undefined) kc.loadFromString(source.kubeconfig);
   else if (source.kubeconfigPath !== undefined) kc.loadFromFile(source.kubeconfigPath);
-  else kc.loadFromDefault();
+  else {
+    kc.loadFromDefault();
+    if (isPlaceholderKubeConfig(kc)) throw new CliError('ENVLESS_KUBECONFIG_INVALID', NO_KUBECONFIG);
+  }
   if (source.context !== undefined) kc.setCurrentContext(source.context);
   return kc;
 }

@@ -4,7 +4,7 @@
 import type * as ClientNode from '@kubernetes/client-node';
 import { CliError } from '../../cli/errors.ts';
 import type { KubeObject } from '../../engine/index.ts';
-import { apiStatus, loadClientNode } from '../client.ts';
+import { apiStatus, isPlaceholderKubeConfig, loadClientNode, NO_KUBECONFIG } from '../client.ts';
 import { INJECT_KEY } from '../webhook-configuration.ts';
 import { listError, type FailedList } from './kube-errors.ts';
 import type { AuditedKind, ListedObject } from './workloads.ts';
@@ -46,18 +46,7 @@ export async function openCluster(options: ClusterOptions = {}): Promise<Cluster
   } catch (error) {
     throw invalid(`cannot load kubeconfig ${source}: ${firstLine(error)}`);
   }
-  // With nothing to load, loadFromDefault pretends http://localhost:8080: say so instead.
-  const onlyCluster = kc.getClusters();
-  if (
-    options.kubeconfig === undefined &&
-    kc.getCurrentContext() === 'loaded-context' &&
-    onlyCluster.length === 1 &&
-    onlyCluster[0]!.server === 'http://localhost:8080'
-  ) {
-    throw invalid(
-      'no kubeconfig found: set KUBECONFIG, pass --kubeconfig FILE, create ~/.kube/config, or run in a pod with a service account',
-    );
-  }
+  if (options.kubeconfig === undefined && isPlaceholderKubeConfig(kc)) throw invalid(NO_KUBECONFIG);
   const contexts = kc.getContexts().map((c) => c.name);
   if (options.context !== undefined) {
     if (!contexts.includes(options.context)) {

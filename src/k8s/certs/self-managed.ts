@@ -30,6 +30,7 @@ export async function connectForCertificates(
   try {
     return await connectCertsKubeApi({ kubeconfig: settings.kubeconfig });
   } catch (error) {
+    if (error instanceof CliError) throw error; // already says what is wrong (no kubeconfig at all)
     const code = (error as NodeJS.ErrnoException).code;
     const source = settings.kubeconfig ?? 'the default kubeconfig';
     const why = code === 'ENOENT' ? 'no such file' : (code ?? (error as Error).message.split('\n')[0]);
