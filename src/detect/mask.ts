@@ -11,12 +11,13 @@ const EXPANSION_WITH_WORD = /\$\{([A-Za-z_][A-Za-z0-9_]*)(:?[-+?=])([^}]*)\}/g;
 
 /**
  * A variable reference as it may be shown: the word of `${NAME:-default}` (and `-`, `:+`, `+`,
- * `:?`, `?`, `:=`) is masked, since a default is often the secret itself written inline.
+ * `:?`, `?`, `:=`) is masked, since a default is often the secret itself written inline; `only`
+ * limits that to some names.
  */
-export function maskReferenceWords(text: string): string {
+export function maskReferenceWords(text: string, only: (name: string) => boolean = () => true): string {
   if (!text.includes('${')) return text;
   return text.replace(EXPANSION_WITH_WORD, (whole, name: string, operator: string, word: string) =>
-    word === '' ? whole : `\${${name}${operator}${maskSecret(word)}}`,
+    word === '' || !only(name) ? whole : `\${${name}${operator}${maskSecret(word)}}`,
   );
 }
 

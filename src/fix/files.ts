@@ -5,8 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  lstatSync,
   mkdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmdirSync,
   statSync,
@@ -83,6 +85,17 @@ export class ProjectFiles {
 interface Staged {
   readonly change: FileChange;
   readonly temp: string;
+  /** Where it is renamed to: the file itself, or the file a symlink points at. */
+  readonly target: string;
+}
+
+/** A symlinked file is edited where it lives: renaming over the link would replace the link. */
+function writeTarget(path: string): string {
+  try {
+    return lstatSync(path).isSymbolicLink() ? realpathSync(path) : path;
+  } catch {
+    return path; // new, or a dangling link: written as named
+  }
 }
 
 /**
@@ -101,16 +114,17 @@ export function commitChanges(changes: readonly FileChange[], cwd: string): void
   try {
     for (const change of changes) {
       current = change;
-      const dir = dirname(change.path);
+      const target = writeTarget(change.path);
+      const dir = dirname(target);
       const first = mkdirSync(dir, { recursive: true, mode: change.secret ? 0o700 : 0o755 });
       if (first !== undefined) created.push(...createdChain(first, dir));
       const temp = join(
         dir,
-        `.${basename(change.path)}.envless-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+        `.${basename(target)}.envless-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
       );
-      const mode = change.secret ? 0o600 : existingMode(change.path);
+      const mode = change.secret ? 0o600 : existingMode(target);
       writeFileSync(temp, change.after, { flag: 'wx', mode: mode ?? 0o666 });
-      staged.push({ change, temp });
+      staged.push({ change, temp, target });
       // The umask may only narrow the mode; keep the original's mode exactly.
       if (mode !== undefined) chmodSync(temp, mode);
     }
@@ -123,9 +137,9 @@ export function commitChanges(changes: readonly FileChange[], cwd: string): void
     );
   }
   const renamed: string[] = [];
-  for (const { change, temp } of staged) {
+  for (const { change, temp, target } of staged) {
     try {
-      renameSync(temp, change.path);
+      renameSync(temp, target);
       renamed.push(displayPath(change.path, cwd));
     } catch (error) {
       for (const rest of staged.slice(renamed.length)) tryUnlink(rest.temp);

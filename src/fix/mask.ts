@@ -1,7 +1,7 @@
 // Masking for what the fix shows: a dry-run diff may quote lines that held a secret (the removed
 // lines, and secrets left in place), so every known secret is masked before diffing, in each form
 // a YAML or compose file may spell it.
-import { maskSecret } from '../detect/index.ts';
+import { analyzeName, maskReferenceWords, maskSecret } from '../detect/index.ts';
 
 /** The ways `secret` may be written in a file: as is, YAML-escaped, compose-escaped, line by line. */
 function spellings(secret: string): string[] {
@@ -11,8 +11,9 @@ function spellings(secret: string): string[] {
     secret.replaceAll("'", "''"),
     secret.replaceAll('$', () => '$$'),
   ]);
-  if (secret.includes('\n'))
-    for (const line of secret.split('\n')) if (line.trim().length >= 6) forms.add(line.trim());
+  // Block, folded and plain multi-line scalars spread a value over lines: each line holds a piece
+  // (folding turns line breaks into spaces), so every longer piece is masked on its own too.
+  if (/\s/.test(secret)) for (const piece of secret.split(/\s+/)) if (piece.length >= 6) forms.add(piece);
   return [...forms].filter((form) => form !== '');
 }
 
@@ -33,5 +34,6 @@ export function maskSecrets(text: string, secrets: Iterable<string>): string {
         : new RegExp(escaped, 'g');
     masked = masked.replace(pattern, () => forms.get(form)!);
   }
-  return masked;
+  // `${SECRET_NAME:-default}` left in place: its default is masked as the linter masks it.
+  return maskReferenceWords(masked, (name) => analyzeName(name).secret);
 }
