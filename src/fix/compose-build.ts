@@ -12,7 +12,7 @@ import {
   type ConvertibleSource,
 } from './compose-context.ts';
 import { itemValues } from './compose-grants.ts';
-import type { ComposeReader, Service } from './compose-read.ts';
+import type { ComposeReader, Service, Variable } from './compose-read.ts';
 import { secretBuildArgs } from './compose-secrets.ts';
 import { fixDockerfile } from './dockerfile.ts';
 import { composeValueSource } from './interpolation.ts';
@@ -31,9 +31,55 @@ export function planBuildArgs(
     const build = reader.map(reader.get(service.map, 'build'));
     if (build) builds.set(build, [...(builds.get(build) ?? []), service]);
   }
+  const stays = argsStayingPerDockerfile(ctx, reader, [...builds.keys()]);
   const edits: YamlEdit[] = [];
-  for (const [build, users] of builds) edits.push(...planBuild(ctx, reader, build, users));
+  for (const [build, users] of builds) edits.push(...planBuild(ctx, reader, build, users, stays));
   return edits;
+}
+
+/** Whether a build arg can be converted here: a direct entry with a value a secret can hold. */
+function convertible(collection: unknown, shared: boolean, variable: Variable): boolean {
+  const slot = variable.slot;
+  const direct =
+    slot.kind === 'pair' ? slot.map === collection : slot.seq === collection && !isAlias(slot.item);
+  return !shared && direct && composeValueSource(variable.name, variable.value).kind !== 'unsupported';
+}
+
+/**
+ * For each Dockerfile, per build using it, the args that build passes and keeps passing (not a
+ * secret, or not convertible). Converting a Dockerfile's ARG for one build would cut them off.
+ */
+function argsStayingPerDockerfile(
+  ctx: ConversionContext,
+  reader: ComposeReader,
+  builds: readonly YAMLMap[],
+): Map<YAMLMap, ReadonlySet<string>> {
+  const byPath = new Map<string, { build: YAMLMap; staying: Set<string> }[]>();
+  for (const build of builds) {
+    const dockerfile = dockerfileOf(ctx, reader, build);
+    const argsEntry = reader.entry(build, 'args');
+    if (dockerfile.kind !== 'file' || !argsEntry) continue;
+    const collection = argsEntry.pair.value;
+    const shared = argsEntry.merged || isAlias(collection);
+    const secret = new Set(
+      secretBuildArgs(reader, collection, ctx.options.names).map(({ variable }) => variable.name),
+    );
+    const staying = new Set<string>();
+    for (const variable of reader.variables(collection))
+      if (!secret.has(variable.name) || !convertible(collection, shared, variable))
+        staying.add(variable.name);
+    byPath.set(dockerfile.path, [...(byPath.get(dockerfile.path) ?? []), { build, staying }]);
+  }
+  // What the OTHER builds of the same Dockerfile keep passing.
+  const others = new Map<YAMLMap, ReadonlySet<string>>();
+  for (const users of byPath.values()) {
+    for (const { build } of users) {
+      const names = new Set<string>();
+      for (const other of users) if (other.build !== build) for (const name of other.staying) names.add(name);
+      others.set(build, names);
+    }
+  }
+  return others;
 }
 
 function planBuild(
@@ -41,6 +87,7 @@ function planBuild(
   reader: ComposeReader,
   build: YAMLMap,
   services: readonly Service[],
+  stays: ReadonlyMap<YAMLMap, ReadonlySet<string>>,
 ): YamlEdit[] {
   const argsEntry = reader.entry(build, 'args');
   if (!argsEntry) return [];
@@ -62,6 +109,12 @@ function planBuild(
     if (shared || !direct)
       ctx.skip(candidate, 'arg', 'it is shared through a YAML anchor or merge key; convert it by hand');
     else if (source.kind === 'unsupported') ctx.skip(candidate, 'arg', source.reason);
+    else if (stays.get(build)?.has(candidate.variable.name))
+      ctx.skip(
+        candidate,
+        'arg',
+        'another build of the same Dockerfile keeps passing it; convert both by hand',
+      );
     else feasible.push({ candidate, source });
   }
   if (feasible.length === 0) return [];

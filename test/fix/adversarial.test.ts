@@ -283,7 +283,7 @@ describe('compose fix: build args and Dockerfiles', () => {
   // Dockerfile it shares with "a" loses `ARG NPM_TOKEN` for a's sake, so b's build silently stops
   // receiving the value. Correct: the Dockerfile keeps its ARG (a compose file still passes it), and
   // a's build arg stays too.
-  it.fails('a Dockerfile shared with a build whose secret arg is left keeps its ARG', async () => {
+  it('a Dockerfile shared with a build whose secret arg is left keeps its ARG', async () => {
     const dir = project({
       'compose.yaml': lines(
         'services:',
@@ -302,6 +302,29 @@ describe('compose fix: build args and Dockerfiles', () => {
     });
     expect((await compose(dir, 'fix')).status).toBe(1);
     expect(read(dir, 'Dockerfile')).toContain('ARG NPM_TOKEN\n');
+  });
+
+  it('two builds of one Dockerfile that both pass the secret arg are both converted', async () => {
+    const dir = project({
+      'compose.yaml': lines(
+        'services:',
+        '  b:',
+        '    build:',
+        '      context: .',
+        '      args:',
+        `        NPM_TOKEN: ${TOKEN_A}`,
+        '  a:',
+        '    build:',
+        '      context: .',
+        '      args:',
+        `        NPM_TOKEN: ${TOKEN_A}`,
+      ),
+      Dockerfile: lines('FROM node:22', 'ARG NPM_TOKEN', 'RUN npm ci --token "$NPM_TOKEN"'),
+    });
+    expect((await compose(dir, 'fix')).status).toBe(0);
+    expect(read(dir, 'Dockerfile')).not.toContain('ARG NPM_TOKEN\n');
+    const services = model(dir).services;
+    for (const name of ['a', 'b']) expect((services[name]!.build as { args?: unknown }).args).toBeUndefined();
   });
 
   // BUG: one anchor serves as a service's `environment:` and as its `build.args`. The report says the
