@@ -1,7 +1,7 @@
 // The environment step of the compose fix: each secret variable becomes `X_FILE=/run/secrets/NAME`
 // where it is written. A variable under a YAML anchor or merge key is rewritten once, in the anchored
 // block; the grants for every service that reaches it follow in the second phase.
-import { isAlias, visit } from 'yaml';
+import { isAlias, isPair, isScalar, visit } from 'yaml';
 import type { Document } from 'yaml';
 import {
   nameNode,
@@ -39,10 +39,11 @@ export function planEnvironment(
     (a, b) => Number(isAlias(b.variable.valueNode)) - Number(isAlias(a.variable.valueNode)),
   );
   const aliases = aliasesBySource(reader.doc);
+  const uses = aliasUses(reader.doc);
   const replaced = new Set<unknown>();
   const edits: YamlEdit[] = [];
   for (const candidate of ordered) {
-    const edit = convertVariable(ctx, reader, candidate, aliases, replaced, claimed);
+    const edit = convertVariable(ctx, reader, candidate, aliases, uses, replaced, claimed);
     if (edit) {
       edits.push(edit);
       replaced.add(candidate.variable.valueNode);
@@ -56,6 +57,7 @@ function convertVariable(
   reader: ComposeReader,
   candidate: Candidate,
   aliases: ReadonlyMap<string, readonly unknown[]>,
+  uses: ReadonlyMap<string, ReadonlySet<string>>,
   replaced: ReadonlySet<unknown>,
   claimed: Set<string>,
 ): YamlEdit | undefined {
@@ -71,6 +73,21 @@ function convertVariable(
     anchor === undefined ? [] : (aliases.get(anchor) ?? []).filter((alias) => !replaced.has(alias));
   if (!isAlias(variable.valueNode) && unconverted.length > 0) {
     ctx.skip(candidate, 'env', `its value is anchored as &${anchor} and reused elsewhere in the file`);
+    return undefined;
+  }
+  // The block holding the variable is anchored and also used as something else (`args: *env`):
+  // rewriting it for the environment would change that too.
+  const block = variable.slot.kind === 'pair' ? variable.slot.map : variable.slot.seq;
+  const blockAnchor = (block as { anchor?: string }).anchor;
+  const otherUse = [...(blockAnchor === undefined ? [] : (uses.get(blockAnchor) ?? []))].find(
+    (key) => key !== 'environment',
+  );
+  if (otherUse !== undefined) {
+    ctx.skip(
+      candidate,
+      'env',
+      `its block is anchored as &${blockAnchor} and also used ${otherUse ? `as ${otherUse}` : 'elsewhere'}; convert it by hand`,
+    );
     return undefined;
   }
   const fileVariable = fileVariableFor(variable.name);
@@ -123,6 +140,29 @@ function convertVariable(
   return slot.kind === 'pair'
     ? { kind: 'replace-pair', pair: slot.pair, key: fileVariable, value: path }
     : { kind: 'replace-item', seq: slot.seq, item: slot.item, text: `${fileVariable}=${path}` };
+}
+
+/**
+ * The keys under which each anchor is used through an alias: `environment` for `environment: *env`,
+ * `args` for `args: *env`; a merge (`<<: *env`) counts as the key of the mapping it merges into.
+ */
+function aliasUses(doc: Document): Map<string, Set<string>> {
+  const uses = new Map<string, Set<string>>();
+  visit(doc, {
+    Alias: (_key, alias, path) => {
+      let key: string | undefined;
+      for (let i = path.length - 1; i >= 0 && key === undefined; i--) {
+        const node = path[i];
+        if (!isPair(node) || !isScalar(node.key)) continue;
+        const text = String(node.key.value);
+        if (text !== '<<') key = text;
+      }
+      const set = uses.get(alias.source) ?? new Set<string>();
+      set.add(key ?? '');
+      uses.set(alias.source, set);
+    },
+  });
+  return uses;
 }
 
 /** The alias nodes of a document by the anchor they name. */

@@ -331,7 +331,7 @@ describe('compose fix: build args and Dockerfiles', () => {
   // build arg is "left as is", but converting the environment rewrote the anchor, so the build now
   // gets API_TOKEN_FILE instead of API_TOKEN: the build silently changes. Correct: the build still
   // receives API_TOKEN (leave the anchored variable, or convert both sides).
-  it.fails('an anchor shared by environment and build.args does not silently change the build', async () => {
+  it('an anchor shared by environment and build.args does not silently change the build', async () => {
     const dir = project({
       'compose.yaml': lines(
         'x-env: &env',
