@@ -101,7 +101,7 @@ export function fixComposeFiles(
   for (const file of parsed) {
     const planner = new FilePlanner(file, options, files, registry, result);
     const text = planner.plan();
-    if (text !== file.text) files.write(file.path, text);
+    if (text !== file.text) files.write(file.path, `${file.bom}${text}`);
   }
   return result;
 }
@@ -109,15 +109,19 @@ export function fixComposeFiles(
 interface ParsedCompose {
   readonly path: string;
   readonly display: string;
+  /** The text without a byte order mark (edited by offsets), and the mark, put back on write. */
   readonly text: string;
+  readonly bom: string;
   readonly docs: Document.Parsed[];
   readonly lines: LineCounter;
 }
 
 function parseComposeFile(path: string, files: ProjectFiles): ParsedCompose {
   const display = displayPath(path, files.cwd);
-  const text = files.read(path);
-  if (text === undefined) throw new CliError('ENVLESS_PATH_NOT_FOUND', `${display}: no such file`);
+  const raw = files.read(path);
+  if (raw === undefined) throw new CliError('ENVLESS_PATH_NOT_FOUND', `${display}: no such file`);
+  const bom = raw.startsWith('\uFEFF') ? '\uFEFF' : '';
+  const text = raw.slice(bom.length);
   const { docs, lines } = parseCompose(text);
   const error = docs.flatMap((doc) => doc.errors)[0];
   if (error) {
@@ -137,7 +141,7 @@ function parseComposeFile(path: string, files: ProjectFiles): ParsedCompose {
       );
     }
   }
-  return { path, display, text, docs, lines };
+  return { path, display, text, bom, docs, lines };
 }
 
 /** Plans the edits of one compose file and returns its new text. */

@@ -1,6 +1,6 @@
 // Adversarial, user-level review of `envless compose fix` / `envless lint --fix`: awkward values and
 // layouts, anchors shared between services, name collisions, failures that must write nothing.
-// Known bugs are kept as `it.fails` with the correct result stated, so the suite stays green.
+// The six bugs this review found are fixed; their tests stay as regression tests.
 import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -279,10 +279,10 @@ describe('compose fix: build args and Dockerfiles', () => {
     expect(snapshot(dir)).toEqual(before);
   });
 
-  // BUG: service "b" still passes NPM_TOKEN as a build arg (left as is: it interpolates), but the
-  // Dockerfile it shares with "a" loses `ARG NPM_TOKEN` for a's sake, so b's build silently stops
-  // receiving the value. Correct: the Dockerfile keeps its ARG (a compose file still passes it), and
-  // a's build arg stays too.
+  // Regression: service "b" still passes NPM_TOKEN as a build arg (left as is: it interpolates),
+  // but the Dockerfile it shares with "a" loses `ARG NPM_TOKEN` for a's sake, so b's build silently
+  // stops receiving the value. Expected: the Dockerfile keeps its ARG (a compose file still passes
+  // it), and a's build arg stays too.
   it('a Dockerfile shared with a build whose secret arg is left keeps its ARG', async () => {
     const dir = project({
       'compose.yaml': lines(
@@ -327,10 +327,10 @@ describe('compose fix: build args and Dockerfiles', () => {
     for (const name of ['a', 'b']) expect((services[name]!.build as { args?: unknown }).args).toBeUndefined();
   });
 
-  // BUG: one anchor serves as a service's `environment:` and as its `build.args`. The report says the
-  // build arg is "left as is", but converting the environment rewrote the anchor, so the build now
-  // gets API_TOKEN_FILE instead of API_TOKEN: the build silently changes. Correct: the build still
-  // receives API_TOKEN (leave the anchored variable, or convert both sides).
+  // Regression: one anchor serves as a service's `environment:` and as its `build.args`. The report
+  // says the build arg is "left as is", but converting the environment rewrote the anchor, so the
+  // build now gets API_TOKEN_FILE instead of API_TOKEN: the build silently changes. Expected: the
+  // build still receives API_TOKEN (leave the anchored variable, or convert both sides).
   it('an anchor shared by environment and build.args does not silently change the build', async () => {
     const dir = project({
       'compose.yaml': lines(
@@ -420,9 +420,10 @@ describe('compose fix: dry run, errors and the files around', () => {
     await expectSettled(dir);
   });
 
-  // BUG: the masking knows a value only as one line; a folded (`>-`), plain multi-line or escaped
-  // double-quoted scalar is written across lines, and the dry-run diff prints every fragment on its
-  // removed lines, i.e. the whole secret. Correct: every line holding part of a secret is masked.
+  // Regression: the masking knows a value only as one line; a folded (`>-`), plain multi-line or
+  // escaped double-quoted scalar is written across lines, and the dry-run diff prints every
+  // fragment on its removed lines, i.e. the whole secret. Expected: every line holding part of a
+  // secret is masked.
   it('--dry-run masks secrets written across several lines', async () => {
     const dir = project({
       'compose.yaml': lines(
@@ -442,9 +443,10 @@ describe('compose fix: dry run, errors and the files around', () => {
     expectNoLeak(run, TOKEN_A, TOKEN_B, PASSWORD);
   });
 
-  // BUG: a secret left in place (`${VAR:-default}`, which the linter reports with the default masked
-  // as `Uo8***`) shows its default in full on the diff's context line. docs/compose-fix.md: context
-  // lines of secrets left in place are masked as the linter masks values. Correct: `${API_TOKEN:-Uo8***}`.
+  // Regression: a secret left in place (`${VAR:-default}`, which the linter reports with the
+  // default masked as `Uo8***`) shows its default in full on the diff's context line.
+  // docs/compose-fix.md: context lines of secrets left in place are masked as the linter masks
+  // values. Expected: `${API_TOKEN:-Uo8***}`.
   it('--dry-run masks the default of a secret left in place on context lines', async () => {
     const fallback = fake('Uo8Ir7Ye6Wt5', 'Rq4Ep3Sm2');
     const dir = project({
@@ -463,9 +465,9 @@ describe('compose fix: dry run, errors and the files around', () => {
     expectNoLeak(run, PASSWORD, fallback);
   });
 
-  // BUG: a compose file that is a symlink is replaced by a regular file (rename over the link); the
-  // link's target keeps the secret in the environment. Correct: the target is fixed and the link
-  // stays a link (or the fix refuses with exit 2 and writes nothing).
+  // Regression: a compose file that is a symlink is replaced by a regular file (rename over the
+  // link); the link's target keeps the secret in the environment. Expected: the target is fixed and
+  // the link stays a link (or the fix refuses with exit 2 and writes nothing).
   it('a symlinked compose file stays a symlink and its target is fixed', async () => {
     const dir = project({
       'real/compose.yaml': lines(
@@ -484,10 +486,10 @@ describe('compose fix: dry run, errors and the files around', () => {
     expect(read(dir, 'real/compose.yaml')).not.toContain(TOKEN_A);
   });
 
-  // BUG: with a UTF-8 byte order mark the in-place edit fails; the file is printed again with a
-  // 1-space indentation (and a note that blames flow collections or comments). Correct: an in-place
-  // edit that keeps the 2-space indentation of every untouched line.
-  it.fails('a UTF-8 BOM does not force a reprint with another indentation', async () => {
+  // Regression: with a UTF-8 byte order mark the in-place edit fails; the file is printed again
+  // with a 1-space indentation (and a note that blames flow collections or comments). Expected: an
+  // in-place edit that keeps the 2-space indentation of every untouched line.
+  it('a UTF-8 BOM does not force a reprint with another indentation', async () => {
     const text = lines(
       'services:',
       '  app:',
