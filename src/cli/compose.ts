@@ -95,6 +95,11 @@ export async function runComposeFix(args: string[], io: CliIO): Promise<number> 
     values['secrets-dir'] === undefined
       ? join(projectDir, 'secrets')
       : resolve(io.cwd, values['secrets-dir']);
+  // Kernel file systems hold no files of ours (and Node's recursive mkdir loops forever on /proc).
+  if (/^\/(?:proc|sys|dev)(?:\/|$)/.test(secretsDir))
+    throw usageError(
+      `compose fix: --secrets-dir ${secretsDir} is on a kernel file system; choose a project directory`,
+    );
   const project = new ProjectFiles(io.cwd);
   const fix = fixComposeProject(
     files,

@@ -354,6 +354,23 @@ describe('compose fix: build args and Dockerfiles', () => {
 });
 
 describe('compose fix: dry run, errors and the files around', () => {
+  it('refuses a secrets directory on a kernel file system (exit 2, nothing written)', async () => {
+    const dir = project({
+      'compose.yaml': lines(
+        'services:',
+        '  a:',
+        '    image: acme/app',
+        '    environment:',
+        `      API_TOKEN: ${TOKEN_A}`,
+      ),
+    });
+    const before = snapshot(dir);
+    const run = await compose(dir, 'fix', '--secrets-dir', '/proc/envless-nope');
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('kernel file system');
+    expect(snapshot(dir)).toEqual(before);
+  });
+
   it('--dry-run through the real CLI writes nothing and masks removed lines', () => {
     const dir = project({
       'compose.yaml': lines(
