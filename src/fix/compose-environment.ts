@@ -42,7 +42,12 @@ export function planEnvironment(
   const uses = aliasUses(reader.doc);
   const replaced = new Set<unknown>();
   const edits: YamlEdit[] = [];
+  const twice = namesDefinedTwice(reader, services);
   for (const candidate of ordered) {
+    if (candidate.services.some((service) => twice.has(`${service.name}\0${candidate.variable.name}`))) {
+      ctx.skip(candidate, 'env', 'it is defined more than once in the environment; keep one by hand');
+      continue;
+    }
     const edit = convertVariable(ctx, reader, candidate, aliases, uses, replaced, claimed);
     if (edit) {
       edits.push(edit);
@@ -163,6 +168,24 @@ function aliasUses(doc: Document): Map<string, Set<string>> {
     },
   });
   return uses;
+}
+
+/** `service\0NAME` of every variable written more than once in a service's environment. */
+function namesDefinedTwice(reader: ComposeReader, services: readonly Service[]): Set<string> {
+  const twice = new Set<string>();
+  for (const service of services) {
+    // Only a list can repeat a name (a mapping with a repeated key is invalid YAML), and
+    // `variables` keeps the last of them.
+    const seen = new Set<string>();
+    for (const item of reader.seq(reader.get(service.map, 'environment'))?.items ?? []) {
+      const text = reader.text(item);
+      const name = text?.split('=')[0];
+      if (!name) continue;
+      if (seen.has(name)) twice.add(`${service.name}\0${name}`);
+      seen.add(name);
+    }
+  }
+  return twice;
 }
 
 /** The alias nodes of a document by the anchor they name. */

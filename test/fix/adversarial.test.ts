@@ -354,6 +354,24 @@ describe('compose fix: build args and Dockerfiles', () => {
 });
 
 describe('compose fix: dry run, errors and the files around', () => {
+  it('leaves a variable listed twice in one environment, with a reason (no internal error)', async () => {
+    const dir = project({
+      'compose.yaml': lines(
+        'services:',
+        '  a:',
+        '    image: acme/app',
+        '    environment:',
+        `      - API_TOKEN=${TOKEN_A}`,
+        `      - API_TOKEN=${TOKEN_B}`,
+      ),
+    });
+    const before = snapshot(dir);
+    const run = await compose(dir, 'fix');
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain('API_TOKEN of service "a" left as is: it is defined more than once');
+    expect(snapshot(dir)).toEqual(before);
+  });
+
   it('refuses a secrets directory on a kernel file system (exit 2, nothing written)', async () => {
     const dir = project({
       'compose.yaml': lines(
