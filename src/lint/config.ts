@@ -22,6 +22,8 @@ export const CONFIG_FILE_NAMES = ['.envless.yaml', '.envless.yml'] as const;
 export type RuleSetting = Severity | 'off';
 
 export const DEFAULT_FAIL_ON: Severity = 'error';
+/** `failOn` values: a severity, or `never` (report only), as `--fail-on` takes. */
+export type FailOnSetting = Severity | 'never';
 
 /** The settings a config file holds, defaults filled in. */
 export interface ConfigSettings {
@@ -34,7 +36,7 @@ export interface ConfigSettings {
   /** Per-rule severity overrides; `off` disables the rule. */
   readonly rules: Readonly<Partial<Record<RuleId, RuleSetting>>>;
   /** Lowest severity that makes `envless lint` exit non-zero. */
-  readonly failOn: Severity;
+  readonly failOn: FailOnSetting;
 }
 
 export interface LintConfig extends ConfigSettings {
@@ -50,6 +52,7 @@ export type ConfigLocator = (path: readonly (string | number)[], part: 'key' | '
 const SETTINGS = ['ignore', 'allow', 'secrets', 'rules', 'failOn'] as const;
 const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
 const RULE_SETTINGS: readonly RuleSetting[] = [...SEVERITIES, 'off'];
+const FAIL_ON: readonly FailOnSetting[] = [...SEVERITIES, 'never'];
 
 /**
  * Loads the config in effect for `startDir`: `explicitPath` if given (relative to `cwd`), else the
@@ -165,15 +168,15 @@ export function validateConfig(
   const secrets = stringList(obj.secrets, 'secrets', 'a variable name', report, checkName);
   const rules = ruleSettings(obj.rules, report);
 
-  let failOn = DEFAULT_FAIL_ON;
+  let failOn: FailOnSetting = DEFAULT_FAIL_ON;
   if (obj.failOn !== undefined && obj.failOn !== null) {
-    if (typeof obj.failOn === 'string' && (SEVERITIES as readonly string[]).includes(obj.failOn)) {
-      failOn = obj.failOn as Severity;
+    if (typeof obj.failOn === 'string' && (FAIL_ON as readonly string[]).includes(obj.failOn)) {
+      failOn = obj.failOn as FailOnSetting;
     } else {
       report(
         ['failOn'],
         'value',
-        `failOn must be one of ${SEVERITIES.join(', ')}; got ${describe(obj.failOn)}${hint(obj.failOn, SEVERITIES)}`,
+        `failOn must be one of ${FAIL_ON.join(', ')}; got ${describe(obj.failOn)}${hint(obj.failOn, FAIL_ON)}`,
       );
     }
   }

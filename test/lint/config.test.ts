@@ -105,9 +105,11 @@ describe('parseConfig', () => {
     expect(failure(() => parseConfig('rules:\n  k8s/secret-key-ref: false\n', 'c.yaml')).message).toContain(
       'write "off" to disable a rule',
     );
-    expect(failure(() => parseConfig('failOn: never\n', 'c.yaml')).message).toBe(
-      'c.yaml:1: failOn must be one of error, warning, info; got "never"',
+    expect(failure(() => parseConfig('failOn: nevr\n', 'c.yaml')).message).toBe(
+      'c.yaml:1: failOn must be one of error, warning, info, never; got "nevr" (did you mean "never"?)',
     );
+    // Report-only, as `--fail-on never`.
+    expect(parseConfig('failOn: never\n', 'c.yaml').failOn).toBe('never');
   });
 
   it('reports wrong types, and every problem at once', () => {
@@ -212,7 +214,7 @@ describe('loadConfig', () => {
   it('shows a found config relative to cwd in errors', () => {
     const base = tree({ '.envless.yaml': 'failOn: 3\n', 'sub/x': '' });
     expect(failure(() => loadConfig(join(base, 'sub'), undefined, { cwd: base })).message).toBe(
-      '.envless.yaml:1: failOn must be one of error, warning, info; got number 3',
+      '.envless.yaml:1: failOn must be one of error, warning, info, never; got number 3',
     );
   });
 
