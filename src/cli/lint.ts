@@ -1,10 +1,10 @@
 // `envless lint [PATH...]` (alias `lint-compose`): the CI linter.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadBaseline, writeBaseline } from '../lint/baseline.ts';
 import { loadConfig } from '../lint/config.ts';
-import { MissingPathError } from '../lint/discover.ts';
+import { classifyByName, looksLikeManifest, MissingPathError } from '../lint/discover.ts';
 import { formatFindings, type LintSummary } from '../lint/format/index.ts';
 import { lintFilesParallel } from '../lint/run.ts';
 import type { Severity } from '../lint/types.ts';
@@ -60,6 +60,21 @@ function parse(args: string[]) {
   } catch (error) {
     throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless lint --help\`)`);
   }
+}
+
+/** The kind of file envless lints that `path` already is, if any (a report is none). */
+function isLintTarget(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return undefined; // new, or unreadable: the write reports it
+  }
+  const byName = classifyByName(path);
+  if (byName === 'dockerfile') return 'Dockerfile';
+  if (byName === 'compose') return 'compose file';
+  if (byName === 'dotenv') return 'dotenv file';
+  return byName === 'manifest-candidate' && looksLikeManifest(text) ? 'Kubernetes manifest' : undefined;
 }
 
 export async function runLint(args: string[], io: CliIO): Promise<number> {
@@ -137,8 +152,13 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
     toolVersion: VERSION,
   });
   if (values.output !== undefined) {
+    const target = resolve(io.cwd, values.output);
+    // `-o Dockerfile` (meant as a path to lint) must not replace the file with a report.
+    const kind = isLintTarget(target);
+    if (kind !== undefined)
+      throw usageError(`-o ${values.output}: the file is a ${kind}, not a report; nothing written`);
     try {
-      writeFileSync(resolve(io.cwd, values.output), report);
+      writeFileSync(target, report);
     } catch (error) {
       throw new CliError(
         'ENVLESS_IO',

@@ -3,7 +3,7 @@
 // one-line `envless: ...` error, the documented exit status, no stack trace, no secret in full.
 // The bugs this review found are fixed; their tests stay as regression tests.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,6 +189,22 @@ describe('envless demo', () => {
 
 describe('envless lint / lint-compose: flags, config and output files', () => {
   beforeAll(() => file('lint/Dockerfile', `FROM alpine\nENV DB_PASSWORD=${PASSWORD}\n`));
+
+  it('-o never replaces a file it lints with the report', () => {
+    const dockerfile = file('lint-o/Dockerfile', `FROM alpine\nENV DB_PASSWORD=${PASSWORD}\n`);
+    const manifest = file('lint-o/pod.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n');
+    for (const target of [dockerfile, manifest]) {
+      const before = readFileSync(join(work, target), 'utf8');
+      const r = run(['lint', '-o', target, 'lint-o']);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(/not a report; nothing written/);
+      expect(readFileSync(join(work, target), 'utf8')).toBe(before);
+    }
+    // A report from an earlier run is replaced as usual.
+    const report = file('lint-o/report.json', '{"findings": []}');
+    expect(run(['lint', '--format', 'json', '-o', report, 'lint-o']).status).toBe(1);
+    expect(readFileSync(join(work, report), 'utf8')).toContain('dockerfile/secret-env');
+  });
 
   it('bad flags are usage errors', () => {
     expectUsage(run(['lint', '--format', 'xml']), '--format must be one of');
