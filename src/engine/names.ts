@@ -98,6 +98,10 @@ export function mountRootProblem(value: string): string | undefined {
   if (!value.startsWith('/')) return 'must be an absolute path';
   if (value.split('/').includes('..')) return 'must not contain ".."';
   if (normalizePath(value) === '/') return 'must not be "/"';
+  // X_FILE values hold the path, and the kubelet expands `$(NAME)` in env values.
+  if (value.includes('$')) return 'must not contain "$"';
+  if (/^\/(?:proc|sys|dev)(?:\/|$)/.test(normalizePath(value)))
+    return 'must not be under /proc, /sys or /dev';
   return undefined;
 }
 

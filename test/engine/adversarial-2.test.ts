@@ -671,11 +671,14 @@ describe('secret keys and names Kubernetes allows', () => {
 // ---- mount root ----------------------------------------------------------------------------------
 
 describe('the mountRoot option', () => {
-  it.each(['', '/', '//./', 'run/secrets', '/run/../etc'])('refuses the mount root %j', (root) => {
-    expect(() => mutatePod(pod([container('app', [keyRef('X', 's', 'k')])]), { mountRoot: root })).toThrow(
-      /^envless engine: mountRoot must/,
-    );
-  });
+  it.each(['', '/', '//./', 'run/secrets', '/run/../etc', '/run/$(HOME)', '/proc/x', '/dev'])(
+    'refuses the mount root %j',
+    (root) => {
+      expect(() => mutatePod(pod([container('app', [keyRef('X', 's', 'k')])]), { mountRoot: root })).toThrow(
+        /^envless engine: mountRoot must/,
+      );
+    },
+  );
 
   // The ServiceAccount admission plugin runs before webhooks: pods arrive with this mount.
   const saVolume: Volume = {
