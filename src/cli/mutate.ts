@@ -61,6 +61,8 @@ function parseFlags(args: string[]): MutateFlags | undefined {
   if (values.help) return undefined;
   const files = values.file ?? [];
   if (files.length === 0) throw usageError('mutate: no input: pass -f FILE, or -f - for standard input');
+  if (files.filter((file) => file === '-').length > 1)
+    throw usageError('mutate: standard input can be read once: give -f - one time');
   if (values.output !== 'yaml' && values.output !== 'json')
     throw usageError(`mutate: -o must be yaml or json, not "${values.output}"`);
   if (values.mode !== 'warn' && values.mode !== 'enforce')

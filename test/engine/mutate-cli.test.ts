@@ -221,6 +221,7 @@ describe('envless mutate', () => {
     [['-f', 'x.yaml', '--mount-root', '//./'], /--mount-root must not be "\/"/],
     [['-f', 'x.yaml', '--mount-root', '/run/../etc'], /--mount-root must not contain "\.\."/],
     [['stray'], /Unexpected argument/],
+    [['-f', '-', '-f', '-'], /standard input can be read once/],
   ])('exits 2 for bad usage %j', async (args, pattern) => {
     const result = await mutate(args);
     expect(result.status).toBe(2);
