@@ -274,9 +274,10 @@ function analyzeNameUncached(name: string, options: NameOptions): NameAnalysis {
 
   if (options.allow?.some((pattern) => wildcardMatch(pattern, name)))
     return result(false, 'allowed by config');
-  if (options.deny?.some((pattern) => wildcardMatch(pattern, name))) return result(true, 'listed in config');
+  if (options.deny?.some((pattern) => wildcardMatch(pattern, name)))
+    return result(true, 'secret, per .envless.yaml');
   const upper = name.toUpperCase();
-  if (KNOWN_SECRET.has(upper)) return result(true, 'known secret variable');
+  if (KNOWN_SECRET.has(upper)) return result(true, 'a well-known secret variable');
   if (KNOWN_NOT_SECRET.has(upper)) return result(false, 'known non-secret variable');
   if (tokens.length === 0) return result(false, 'no words');
 
