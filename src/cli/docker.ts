@@ -9,7 +9,7 @@ import { isValidPrefix } from '../docker/secrets/naming.ts';
 import { selectSecrets, type SkippedEntry } from '../docker/secrets/select.ts';
 import type { KeyResult } from '../docker/secrets/sync.ts';
 import { loadConfig } from '../lint/config.ts';
-import { parseDotenv } from '../lint/dotenv/parse.ts';
+import { parseDotenv, type DotenvProblem } from '../lint/dotenv/parse.ts';
 import { formatFindings, OUTPUT_FORMATS, type LintSummary, type OutputFormat } from '../lint/format/index.ts';
 import { summaryLine } from '../lint/format/text.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
@@ -138,7 +138,12 @@ export async function runSecretsSync(args: string[], io: CliIO): Promise<number>
 
   // Everything is read and validated before the engine is touched.
   const text = readEnvFile(io.cwd, envFile);
-  const { secrets, skipped } = selectSecrets(parseDotenv(text), {
+  const problems: DotenvProblem[] = [];
+  const entries = parseDotenv(text, problems);
+  // A file compose would refuse must not become secrets (a half-read value is a wrong secret).
+  if (problems.length > 0)
+    throw new CliError('ENVLESS_INPUT_INVALID', `${envFile}:${problems[0]!.line}: ${problems[0]!.message}`);
+  const { secrets, skipped } = selectSecrets(entries, {
     allow: config.allow,
     deny: config.secrets,
   });
@@ -153,8 +158,12 @@ export async function runSecretsSync(args: string[], io: CliIO): Promise<number>
 
 function readEnvFile(cwd: string, envFile: string): string {
   try {
-    return readFileSync(resolve(cwd, envFile), 'utf8').replace(/^\uFEFF/, '');
+    const bytes = readFileSync(resolve(cwd, envFile));
+    // Secrets hold the file's exact bytes: a replacement character would be a different value.
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, '');
   } catch (error) {
+    if (error instanceof TypeError)
+      throw new CliError('ENVLESS_INPUT_INVALID', `env file ${envFile} is not UTF-8 text; save it as UTF-8`);
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT'

@@ -62,6 +62,12 @@ export function planKeys(
       throw new Error(
         `a secret named "${name}" exists but was not created by envless (no ${LABEL_MANAGED} label)`,
       );
+    // `<prefix><key>` can be read two ways (`app_` + `db_password`, `` + `app_db_password`): a
+    // version of another key or prefix is not ours to use, and rotating it would move its services.
+    if (current && (current.labels[LABEL_KEY] !== key || (current.labels[LABEL_PREFIX] ?? '') !== prefix))
+      throw new Error(
+        `a secret named "${name}" exists for key ${current.labels[LABEL_KEY] ?? '?'} of prefix "${current.labels[LABEL_PREFIX] ?? ''}": choose another --prefix`,
+      );
     const oldVersions = existing.filter(
       (secret) =>
         isManaged(secret) &&

@@ -60,6 +60,8 @@ interface TaskInspect {
 }
 
 const UPDATE_ATTEMPTS = 3;
+/** The engine's limit (moby's MaxSecretSize, 500 KiB): a value must be smaller. */
+const MAX_SECRET_BYTES = 500 * 1024;
 
 export async function syncSecrets(
   docker: DockerClient,
@@ -71,8 +73,25 @@ export async function syncSecrets(
   const desired = entries.map((entry) => {
     const named = secretName(options.prefix, entry.key, entry.value);
     if ('error' in named) throw new CliError('ENVLESS_USAGE', named.error);
+    // Checked for every key before anything is created: a run stops whole, never half done.
+    const bytes = Buffer.byteLength(entry.value, 'utf8');
+    if (bytes >= MAX_SECRET_BYTES)
+      throw new CliError(
+        'ENVLESS_INPUT_INVALID',
+        `${entry.key} (line ${entry.line}): the value is ${bytes} bytes; a Swarm secret holds less than ${MAX_SECRET_BYTES}`,
+      );
     return { ...entry, name: named.name };
   });
+  const byName = new Map<string, string>();
+  for (const { key, name } of desired) {
+    const other = byName.get(name);
+    if (other !== undefined)
+      throw new CliError(
+        'ENVLESS_INPUT_INVALID',
+        `${other} and ${key} would be the same secret ${name}: rename one`,
+      );
+    byName.set(name, key);
+  }
   const existing = await listManagedAndNamed(
     docker,
     desired.map((d) => d.name),

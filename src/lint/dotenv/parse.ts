@@ -14,14 +14,28 @@ export interface DotenvEntry {
 
 const KEY = /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*=/;
 
-/** Never throws: lines that are not assignments are skipped, as compose skips them. */
-export function parseDotenv(text: string): DotenvEntry[] {
+/** A line docker compose would refuse (the linter reads on; `secrets sync` must not). */
+export interface DotenvProblem {
+  readonly line: number;
+  readonly message: string;
+}
+
+/**
+ * Never throws: lines that are not assignments are skipped. What compose would refuse (a line that
+ * is no assignment, a quote never closed) is added to `problems` when given.
+ */
+export function parseDotenv(text: string, problems?: DotenvProblem[]): DotenvEntry[] {
   const lines = text.replace(/\r\n?/g, '\n').split('\n');
   const entries: DotenvEntry[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const match = KEY.exec(line);
-    if (!match) continue;
+    if (!match) {
+      const content = line.trim();
+      if (content !== '' && !content.startsWith('#'))
+        problems?.push({ line: i + 1, message: 'not a KEY=value line (a multi-line value needs quotes)' });
+      continue;
+    }
     const key = match[1]!;
     const column = line.indexOf(key, line.search(/\S/)) + 1;
     let rest = line.slice(match[0].length);
@@ -40,6 +54,11 @@ export function parseDotenv(text: string): DotenvEntry[] {
         body += `\n${lines[i]}`;
         end = findClose(body, quote);
       }
+      if (end < 0)
+        problems?.push({
+          line: startLine,
+          message: `the value's ${quote === '"' ? 'double' : 'single'} quote is never closed`,
+        });
       const raw = end < 0 ? body : body.slice(0, end);
       value = quote === '"' ? unescapeDouble(raw) : raw;
     } else {
