@@ -161,7 +161,11 @@ export async function admissionRoutes(app: FastifyInstance, options: AdmissionRo
       if (pod !== undefined) record.pod = pod;
       records.set(request, record);
       // Only pod CREATE is kept: the pods of one template. Anything else is decided afresh.
-      const key = engineOperationFor(review) === 'CREATE' ? keys.get(request) : undefined;
+      // The key holds the body (to confirm its uid token before keeping an answer): let it go with
+      // this handler rather than with the request object, which may live until a major GC.
+      const bodyKey = keys.get(request);
+      keys.delete(request);
+      const key = engineOperationFor(review) === 'CREATE' ? bodyKey : undefined;
       if (key !== undefined) metrics.decisionCache.inc('miss');
       const decision = await admit(review, engine, settings);
       record.outcome = decision.outcome;
