@@ -10,7 +10,6 @@ import { keysVolumeName, mutateObject, mutatePod, wholeSecretVolumeName } from '
 import type {
   Container,
   EngineOptions,
-  EnvFromSource,
   KubeObject,
   MutationResult,
   Pod,
@@ -32,33 +31,17 @@ import {
   keyRef,
   literal,
   pod,
+  dirFileOf,
   runEngine,
   secretAt,
+  secretRef,
+  volumeNamed,
 } from './helpers.ts';
 
-// ---- helpers (secretRef, dirVariable, dirFileOf, volumeNamed as in adversarial.test.ts) --------
+// ---- helpers local to this file ---------------------------------------------------------------
 
 const EPHEMERAL: EngineOptions = { operation: 'UPDATE-ephemeral' };
 const TOKEN = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';
-
-function secretRef(name: string, extra: Partial<EnvFromSource> & { optional?: boolean } = {}): EnvFromSource {
-  const { optional, ...rest } = extra;
-  return { ...rest, secretRef: optional === undefined ? { name } : { name, optional } };
-}
-
-function dirVariable(secret: string): string {
-  return `ENVLESS_SECRETS_DIR_${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
-function dirFileOf(p: Pod, containerName: string, secret: string, key: string): string | undefined {
-  const c = findContainer(p, containerName);
-  const dir = envValue(c, dirVariable(secret))?.value;
-  return dir === undefined ? undefined : secretAt(p, c, `${dir}/${key}`);
-}
-
-function volumeNamed(p: Pod, name: string): Volume | undefined {
-  return (p.spec?.volumes ?? []).find((v) => v.name === name);
-}
 
 function warnedAbout(result: MutationResult<unknown>, containerName: string): boolean {
   return result.warnings.some((w) => w.includes(`"${containerName}"`));

@@ -4,15 +4,7 @@
 // fixed since; their tests stay as regression tests.
 import { describe, expect, it } from 'vitest';
 import { keysVolumeName, mutatePod, wholeSecretVolumeName } from '../../src/engine/index.ts';
-import type {
-  Container,
-  EngineOptions,
-  EnvFromSource,
-  EnvVar,
-  MutationResult,
-  Pod,
-  Volume,
-} from '../../src/engine/index.ts';
+import type { Container, EngineOptions, EnvVar, MutationResult, Pod } from '../../src/engine/index.ts';
 import {
   accessBefore,
   allContainers,
@@ -26,35 +18,16 @@ import {
   keyRef,
   literal,
   pod,
+  dirFileOf,
   runEngine,
-  secretAt,
+  secretRef,
+  volumeNamed,
 } from './helpers.ts';
 
 // ---- helpers local to this file ---------------------------------------------------------------
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-function secretRef(name: string, extra: Partial<EnvFromSource> & { optional?: boolean } = {}): EnvFromSource {
-  const { optional, ...rest } = extra;
-  return { ...rest, secretRef: optional === undefined ? { name } : { name, optional } };
-}
-
-function dirVariable(secret: string): string {
-  return `ENVLESS_SECRETS_DIR_${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
-/** The secret key the container reads at `<ENVLESS_SECRETS_DIR_S>/<key>`. */
-function dirFileOf(p: Pod, containerName: string, secret: string, key: string): string | undefined {
-  const c = findContainer(p, containerName);
-  const dir = envValue(c, dirVariable(secret))?.value;
-  return dir === undefined ? undefined : secretAt(p, c, `${dir}/${key}`);
-}
-
-function volumeNamed(p: Pod, name: string): Volume | undefined {
-  return (p.spec?.volumes ?? []).find((v) => v.name === name);
-}
-
-/** Kubernetes' ValidateLocalNonReservedPath, plus NAME_MAX per path element. */
 function itemPathProblems(path: string): string[] {
   const problems: string[] = [];
   if (path === '') problems.push('empty');

@@ -4,6 +4,7 @@
 import jsonpatch from 'fast-json-patch';
 import type {
   Container,
+  EnvFromSource,
   EnvVar,
   MutationResult,
   PatchOperation,
@@ -205,3 +206,29 @@ export function fileOf(p: Pod, containerName: string, variable: string): string 
   const entry = envValue(c, `${variable}_FILE`);
   return entry?.value === undefined ? undefined : secretAt(p, c, entry.value);
 }
+
+/** An envFrom source of a secret (`optional` only when given). */
+export function secretRef(
+  name: string,
+  extra: Partial<EnvFromSource> & { optional?: boolean } = {},
+): EnvFromSource {
+  const { optional, ...rest } = extra;
+  return { ...rest, secretRef: optional === undefined ? { name } : { name, optional } };
+}
+
+export function dirVariable(secret: string): string {
+  return `ENVLESS_SECRETS_DIR_${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/** The secret key the container reads at `<ENVLESS_SECRETS_DIR_S>/<key>`. */
+export function dirFileOf(p: Pod, containerName: string, secret: string, key: string): string | undefined {
+  const c = findContainer(p, containerName);
+  const dir = envValue(c, dirVariable(secret))?.value;
+  return dir === undefined ? undefined : secretAt(p, c, `${dir}/${key}`);
+}
+
+export function volumeNamed(p: Pod, name: string): Volume | undefined {
+  return (p.spec?.volumes ?? []).find((v) => v.name === name);
+}
+
+/** Kubernetes' ValidateLocalNonReservedPath, plus NAME_MAX per path element. */
