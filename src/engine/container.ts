@@ -193,7 +193,7 @@ class ContainerRewrite {
         return {
           dir: normalizePath(m.mountPath),
           holdsMounts: canHoldMounts(m, volume),
-          files: knownFiles(volume),
+          files: () => knownFiles(volume), // needed only below a mount, which is rare
         };
       });
   }

@@ -20,6 +20,17 @@ function fileMode(options: EngineOptions, spec: PodSpec): number | undefined {
   return typeof fsGroup === 'number' ? 0o440 : undefined;
 }
 
+let lastRoot: { readonly given: string; readonly normal: string } | undefined;
+
+/** The mount root, normalized; checked once per distinct value (the webhook passes the same one). */
+function checkedRoot(given: string): string {
+  if (lastRoot?.given === given) return lastRoot.normal;
+  const problem = mountRootProblem(given);
+  if (problem !== undefined) throw new TypeError(`envless engine: mountRoot ${problem} (got "${given}")`);
+  lastRoot = { given, normal: normalizePath(given) };
+  return lastRoot.normal;
+}
+
 export class PodState {
   readonly root: string;
   readonly defaultMode: number | undefined;
@@ -48,10 +59,7 @@ export class PodState {
   private readonly spec: PodSpec;
 
   constructor(spec: PodSpec, annotations: Annotations, options: EngineOptions) {
-    const root = options.mountRoot ?? DEFAULT_MOUNT_ROOT;
-    const problem = mountRootProblem(root);
-    if (problem !== undefined) throw new TypeError(`envless engine: mountRoot ${problem} (got "${root}")`);
-    this.root = normalizePath(root);
+    this.root = checkedRoot(options.mountRoot ?? DEFAULT_MOUNT_ROOT);
     this.defaultMode = fileMode(options, spec);
     this.canAddVolumes = options.operation !== 'UPDATE-ephemeral';
     this.keepEnv = keepEnvList(annotations);

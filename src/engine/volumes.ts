@@ -163,7 +163,7 @@ export interface MountSpot {
   /** Whether another mount may be placed below it (see `canHoldMounts`). */
   readonly holdsMounts: boolean;
   /** Files of its volume known from `items` (relative paths): a nested mount must not cover them. */
-  readonly files: readonly string[];
+  readonly files: () => readonly string[];
 }
 
 function itemPaths(source: unknown): string[] {
@@ -240,7 +240,7 @@ export function isFreeMountDir(dir: string, spots: readonly MountSpot[], taken: 
     // /var/run alias), and only where nothing of the volume is in the way.
     if (!spot.holdsMounts || !isWithin(dir, spot.dir)) return false;
     const relative = dir.slice(spot.dir === '/' ? 1 : spot.dir.length + 1);
-    if (spot.files.some((file) => overlaps(file, relative))) return false;
+    if (spot.files().some((file) => overlaps(file, relative))) return false;
   }
   return !taken.some((path) => overlaps(canonicalDir(path), candidate));
 }
