@@ -49,16 +49,30 @@ export async function main(
   const prog = options.invokedAs ?? 'envless';
   try {
     const [name, ...rest] = argv;
-    if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    if (name === undefined) {
+      // No command is a usage error: the help goes where errors go.
+      io.writeErr(HELP);
+      return EXIT.usage;
+    }
+    if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]]) {
+      // `envless help lint` is `envless lint --help`.
+      return await (
+        await COMMANDS[rest[0]]!()
+      )(['--help'], io);
+    }
+    if (name === '-h' || name === '--help' || name === 'help') {
       io.writeOut(HELP);
-      return name === undefined ? EXIT.usage : EXIT.ok;
+      return EXIT.ok;
     }
     if (name === '-V' || name === '--version') {
       io.writeOut(`${VERSION}\n`);
       return EXIT.ok;
     }
     const load = COMMANDS[name];
-    if (!load) throw usageError(`unknown command "${name}" (run \`envless --help\`)`);
+    if (!load)
+      throw usageError(
+        `${name.startsWith('-') ? `unknown option ${name}` : `unknown command "${name}"`} (run \`envless --help\`)`,
+      );
     const command = await load();
     return await command(rest, io);
   } catch (error) {

@@ -115,15 +115,20 @@ spec:
 `;
 
 describe('envless (no command), --help, --version, unknown commands', () => {
-  it('no arguments prints the help and exits 2; --help and help exit 0', () => {
+  it('no arguments prints the help on stderr and exits 2; --help and help print it on stdout, exit 0', () => {
     const bare = run([]);
     expect(bare.status).toBe(2);
-    expect(bare.stdout).toContain('Usage: envless <command>');
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toContain('Usage: envless <command>');
     for (const args of [['--help'], ['-h'], ['help']]) {
       const r = run(args);
       expect(r.status).toBe(0);
-      expect(r.stdout).toBe(bare.stdout);
+      expect(r.stdout).toBe(bare.stderr);
     }
+    // `envless help lint` is `envless lint --help`.
+    const lintHelp = run(['help', 'lint']);
+    expect(lintHelp.status).toBe(0);
+    expect(lintHelp.stdout).toBe(run(['lint', '--help']).stdout);
   });
 
   it('--version and -V print the version alone', () => {
@@ -132,7 +137,7 @@ describe('envless (no command), --help, --version, unknown commands', () => {
 
   it('an unknown command or option is one clear line and exit 2', () => {
     expectUsage(run(['frob']), 'unknown command "frob"');
-    expectUsage(run(['--frob']), '--frob');
+    expectUsage(run(['--frob']), 'unknown option --frob');
     expectUsage(run(['k8s', 'frob']), 'unknown command "k8s frob"');
     expectUsage(run(['docker', 'frob']), 'unknown command "docker frob"');
     expectUsage(run(['docker', 'secrets', 'frob']), 'docker secrets sync');
