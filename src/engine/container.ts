@@ -244,6 +244,13 @@ class ContainerRewrite {
       const keep = (reason: string): void => {
         // An invalid name is not shown: it may be a value pasted in the wrong place.
         this.notes.keep(isValidSecretName(secret) ? `envFrom secret ${secret}` : `envFrom[${index}]`, reason);
+        this.pod.kept.push({
+          container: this.name,
+          containerKind: this.kind,
+          source: 'envFrom',
+          index,
+          reason,
+        });
         earlierSourceRemains = true;
       };
       const reason = this.envFromBlocker(source, earlierSourceRemains);
@@ -364,14 +371,14 @@ class ContainerRewrite {
       const variable = entry.name;
       const reason = this.keyRefBlocker(variable, ref.name, ref.key, envFromRemains);
       if (reason) {
-        this.notes.keep(variable, reason);
+        this.keepVariable(variable, reason);
         return;
       }
       const secret = ref.name as string;
       const key = ref.key as string;
       const target = this.keyFile(secret, key, ref.optional === true);
       if (typeof target === 'string') {
-        this.notes.keep(variable, target);
+        this.keepVariable(variable, target);
         return;
       }
       const fileVariable = fileVariableName(variable);
@@ -536,6 +543,17 @@ class ContainerRewrite {
   }
 
   // ---- result -----------------------------------------------------------------------------------
+
+  private keepVariable(variable: string, reason: string): void {
+    this.notes.keep(variable, reason);
+    this.pod.kept.push({
+      container: this.name,
+      containerKind: this.kind,
+      source: 'secretKeyRef',
+      variable,
+      reason,
+    });
+  }
 
   private recordConversion(conversion: Omit<Conversion, 'container' | 'containerKind'>): void {
     const { source, removed, variable, secret, key, path, volume } = conversion;

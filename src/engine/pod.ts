@@ -15,6 +15,7 @@ import type {
   Container,
   ContainerKind,
   Conversion,
+  KeptReference,
   EngineOptions,
   ObjectMeta,
   PatchOperation,
@@ -30,6 +31,7 @@ export interface TemplateRewrite {
   readonly warnings: string[];
   readonly denials: string[];
   readonly conversions: Conversion[];
+  readonly kept: KeptReference[];
 }
 
 function rewriteGroup(
@@ -64,7 +66,16 @@ export function rewritePodTemplate(
   options: EngineOptions,
   path = '',
 ): TemplateRewrite {
-  const unchanged = { metadata, spec, changed: false, patch: [], warnings: [], denials: [], conversions: [] };
+  const unchanged = {
+    metadata,
+    spec,
+    changed: false,
+    patch: [],
+    warnings: [],
+    denials: [],
+    conversions: [],
+    kept: [],
+  };
   if (!spec || typeof spec !== 'object' || Array.isArray(spec)) return unchanged;
   const annotations = annotationsOf(metadata);
   // Mirror pods are the API's copies of static pods: the kubelet runs the file, not this object.
@@ -98,7 +109,12 @@ export function rewritePodTemplate(
     containers !== spec.containers ||
     ephemeralContainers !== spec.ephemeralContainers ||
     pod.volumesChanged;
-  const result = { warnings: pod.warnings, denials: pod.denials, conversions: pod.conversions };
+  const result = {
+    warnings: pod.warnings,
+    denials: pod.denials,
+    conversions: pod.conversions,
+    kept: pod.kept,
+  };
   if (!specChanged) return { ...unchanged, ...result };
 
   const newSpec: PodSpec = { ...spec };

@@ -4,7 +4,7 @@ import { ANNOTATION, isTrue, keepEnvList, type Annotations } from './annotations
 import { literalAssessor, type LiteralAssessor } from './literals.ts';
 import { mountRootProblem, normalizePath } from './names.ts';
 import { diffInto } from './diff.ts';
-import type { Conversion, EngineOptions, PatchOperation, PodSpec, Volume } from './types.ts';
+import type { Conversion, EngineOptions, KeptReference, PatchOperation, PodSpec, Volume } from './types.ts';
 
 export const DEFAULT_MOUNT_ROOT = '/run/secrets';
 
@@ -45,6 +45,7 @@ export class PodState {
   readonly warnings: string[] = [];
   readonly denials: string[] = [];
   readonly conversions: Conversion[] = [];
+  readonly kept: KeptReference[] = [];
   /** container name -> entries for the `envless.dev/converted` annotation */
   readonly record = new Map<string, string[]>();
 

@@ -184,6 +184,18 @@ export interface Conversion {
   readonly volume: string;
 }
 
+/** A secret reference the engine left as it was, and why (the warnings say the same, grouped). */
+export interface KeptReference {
+  readonly container: string;
+  readonly containerKind: ContainerKind;
+  readonly source: 'secretKeyRef' | 'envFrom';
+  /** The variable that stays (secretKeyRef). */
+  readonly variable?: string;
+  /** The position of the entry in the container's `envFrom` (envFrom). */
+  readonly index?: number;
+  readonly reason: string;
+}
+
 export interface MutationResult<T = Pod> {
   /** The rewritten object. Unchanged subtrees are shared with the input; treat both as read-only. */
   readonly pod: T;
@@ -194,4 +206,6 @@ export interface MutationResult<T = Pod> {
   /** Set in enforce mode when the object must be rejected. */
   readonly denied?: string;
   readonly conversions: Conversion[];
+  /** Every secret reference left as it was, with its reason (absent from engines other than envless's). */
+  readonly kept?: KeptReference[];
 }

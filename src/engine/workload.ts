@@ -53,7 +53,8 @@ export function mutateObject<T extends KubeObject>(
   const kind = options.kind ?? object?.kind;
   const path = typeof kind === 'string' ? POD_TEMPLATE_PATHS[kind] : undefined;
   const template = path && isObject(object) ? getIn(object, path) : undefined;
-  if (!path || !isObject(template)) return { pod: object, patch: [], warnings: [], conversions: [] };
+  if (!path || !isObject(template))
+    return { pod: object, patch: [], warnings: [], conversions: [], kept: [] };
 
   const { metadata, spec } = template as PodTemplateSpec;
   const base = path.map((token) => `/${escapePointerToken(token)}`).join('');
@@ -66,6 +67,7 @@ export function mutateObject<T extends KubeObject>(
   const result = {
     warnings: rewrite.warnings,
     conversions: rewrite.conversions,
+    kept: rewrite.kept,
     ...(denied ? { denied } : {}),
   };
   if (!rewrite.changed) return { pod: { ...object }, patch: [], ...result };

@@ -6,7 +6,13 @@ import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../src/cli/errors.ts';
-import { mutateObject, type Container, type EnvVar, type KubeObject } from '../../src/engine/index.ts';
+import {
+  mutateObject,
+  type Container,
+  type EnvVar,
+  type KeptReference,
+  type KubeObject,
+} from '../../src/engine/index.ts';
 import { REASON } from '../../src/engine/messages.ts';
 import {
   buildReport,
@@ -41,12 +47,23 @@ interface Meta {
   owner?: { kind: string; name: string; controller?: boolean };
 }
 
+/** The API version a real owner of that kind has (`apps/v1` ReplicaSet, `batch/v1` Job). */
+function ownerApiVersion(kind: string): string {
+  if (['Deployment', 'ReplicaSet', 'StatefulSet', 'DaemonSet'].includes(kind)) return 'apps/v1';
+  if (['Job', 'CronJob'].includes(kind)) return 'batch/v1';
+  return 'example.com/v1';
+}
+
 function metadata(name: string, meta: Meta) {
   return {
     name,
     namespace: meta.namespace ?? 'shop',
     ...(meta.owner
-      ? { ownerReferences: [{ apiVersion: 'v1', uid: 'u', controller: true, ...meta.owner }] }
+      ? {
+          ownerReferences: [
+            { apiVersion: ownerApiVersion(meta.owner.kind), uid: 'u', controller: true, ...meta.owner },
+          ],
+        }
       : {}),
   };
 }
@@ -255,22 +272,58 @@ describe('inventory and what the webhook would change', () => {
     }
   });
 
-  it('reads kept reasons per container and falls back when no warning names one', () => {
-    const warnings = [
-      'envless: container "app" keeps A, B: defined more than once',
-      'envless: init container "app" keeps C: used as $(NAME) in env, command, args or subPathExpr',
-      'envless: container "app" keeps envFrom secret s +2 more: listed in envless.dev/keep-env',
-      // Clipped at 120 characters: the start of a reason is enough when only one reason has it.
-      'envless: container "app" keeps envFrom secret t: earlier envFrom may share keys (envless.dev/allow-envf…',
+  it('reads kept reasons per container from the engine, and falls back when it names none', () => {
+    const kept: KeptReference[] = [
+      {
+        container: 'app',
+        containerKind: 'container',
+        source: 'secretKeyRef',
+        variable: 'A',
+        reason: REASON.duplicate,
+      },
+      {
+        container: 'app',
+        containerKind: 'container',
+        source: 'secretKeyRef',
+        variable: 'A',
+        reason: REASON.duplicate,
+      },
+      {
+        container: 'app',
+        containerKind: 'container',
+        source: 'envFrom',
+        index: 1,
+        reason: REASON.keepEnvFrom,
+      },
+      {
+        container: 'app',
+        containerKind: 'initContainer',
+        source: 'secretKeyRef',
+        variable: 'C',
+        reason: REASON.referenced,
+      },
     ];
-    const app = keptReasons(warnings, 'container', 'app');
-    expect(app.reasonsOf('A')).toEqual([REASON.duplicate]);
-    expect(app.reasonsOf('envFrom secret s')).toEqual([REASON.keepEnv]);
-    expect(app.reasonsOf('envFrom secret t')).toEqual([REASON.earlierEnvFrom]);
-    // C is the init container's; in the container it can only be one of the folded names.
-    expect(app.reasonsOf('C')).toEqual([REASON.keepEnv]);
-    expect(keptReasons(warnings, 'initContainer', 'app').reasonsOf('C')).toEqual([REASON.referenced]);
-    expect(keptReasons(warnings, 'initContainer', 'app').reasonsOf('Z')).toEqual([UNEXPLAINED]);
+    const app = keptReasons(kept, 'container', 'app');
+    expect(app.ofVariable('A')).toEqual([REASON.duplicate]);
+    expect(app.ofEnvFrom(1)).toEqual([REASON.keepEnvFrom]);
+    expect(app.ofEnvFrom(0)).toEqual([UNEXPLAINED]);
+    // C is the init container's, not the container's of the same name.
+    expect(app.ofVariable('C')).toEqual([UNEXPLAINED]);
+    expect(keptReasons(kept, 'initContainer', 'app').ofVariable('C')).toEqual([REASON.referenced]);
+  });
+
+  it('names the engine reason for env names the warnings cannot carry (": " inside, or hidden by "+N more")', () => {
+    const referenced = ['A: B', 'X, Y'];
+    const listed = deployment('odd', [
+      container('app', {
+        env: [
+          ...referenced.map((name) => keyRef(name, 'bulk', 'k')),
+          { name: 'USE', value: referenced.map((name) => `$(${name})`).join(' ') },
+        ],
+      }),
+    ]);
+    for (const ref of report([listed]).workloads[0]!.containers[0]!.references)
+      expect(ref.outcome).toEqual({ action: 'keep', reasons: [REASON.referenced] });
   });
 
   it('does not convert anything the webhook would not see, and says why', () => {

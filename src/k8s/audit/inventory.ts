@@ -15,7 +15,7 @@ import {
   type PodTemplateSpec,
 } from '../../engine/index.ts';
 import { ALWAYS_EXCLUDED_NAMESPACES, DEFAULT_NAMESPACE, INJECT_KEY } from '../webhook-configuration.ts';
-import { envFromSubject, keptReasons, type KeptReasons } from './kept.ts';
+import { keptReasons, type KeptReasons } from './kept.ts';
 import { workloadTarget, type ListedObject } from './workloads.ts';
 
 /**
@@ -145,21 +145,21 @@ function keyRefOutcome(ctx: ContainerContext, variable: string): Outcome {
   if (ctx.skipped) return { action: 'skip', reason: ctx.skipped };
   const done = ctx.conversions.find((c) => c.source === 'secretKeyRef' && c.removed === variable);
   if (done) return { action: 'convert', variable: done.variable, path: done.path };
-  return { action: 'keep', reasons: ctx.kept.reasonsOf(variable) };
+  return { action: 'keep', reasons: ctx.kept.ofVariable(variable) };
 }
 
-function envFromOutcome(ctx: ContainerContext, secret: string | undefined): Outcome {
+function envFromOutcome(ctx: ContainerContext, secret: string | undefined, index: number): Outcome {
   if (ctx.skipped) return { action: 'skip', reason: ctx.skipped };
   const done = ctx.conversions.find((c) => c.source === 'envFrom' && c.secret === secret);
   if (done) return { action: 'convert', variable: done.variable, path: done.path };
-  return { action: 'keep', reasons: ctx.kept.reasonsOf(envFromSubject(secret)) };
+  return { action: 'keep', reasons: ctx.kept.ofEnvFrom(index) };
 }
 
 function referencesOf(ctx: ContainerContext): SecretReference[] {
   const references: SecretReference[] = [];
   const { env, envFrom } = ctx.container;
   // envFrom first: the engine decides it first, and it is where a container's env starts.
-  for (const source of Array.isArray(envFrom) ? envFrom : []) {
+  for (const [index, source] of (Array.isArray(envFrom) ? envFrom : []).entries()) {
     const ref = isObject(source) ? source.secretRef : undefined;
     if (!isObject(ref)) continue;
     const secret = text(ref.name);
@@ -169,7 +169,7 @@ function referencesOf(ctx: ContainerContext): SecretReference[] {
       ...(secret !== undefined ? { secret } : {}),
       ...(prefix ? { prefix } : {}),
       optional: ref.optional === true,
-      outcome: envFromOutcome(ctx, secret),
+      outcome: envFromOutcome(ctx, secret, index),
     });
   }
   for (const entry of Array.isArray(env) ? env : []) {
@@ -235,7 +235,7 @@ export function auditWorkload(listed: ListedObject, options: AuditOptions = {}):
         conversions: (result?.conversions ?? []).filter(
           (c) => c.containerKind === kind && c.container === containerName,
         ),
-        kept: keptReasons(warnings, kind, containerName),
+        kept: keptReasons(result?.kept ?? [], kind, containerName),
         ...(skipped ? { skipped } : {}),
       };
       const references = referencesOf(ctx);

@@ -14,6 +14,19 @@ export interface FailedList {
   readonly error: unknown;
 }
 
+/** A list call answered, but not with a Kubernetes list. */
+export class NotAKubernetesList extends Error {
+  constructor() {
+    super('the answer is not a Kubernetes list');
+    this.name = 'NotAKubernetesList';
+  }
+}
+
+/** `https://user:password@host` -> `https://user:***@host`: a kubeconfig may hold basic-auth URLs. */
+function maskUrlCredentials(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^/\s@]*@/gi, '$1:***@');
+}
+
 function causeText(error: unknown): string {
   let text = error instanceof Error ? error.message : String(error);
   // fetch wraps the real reason (ECONNREFUSED, a certificate error) in `cause`, possibly twice.
@@ -32,8 +45,27 @@ function canI(resource: string, namespace: string | undefined): string {
   return `kubectl auth can-i list ${resource} ${namespace === undefined ? '--all-namespaces' : `-n ${namespace}`}`;
 }
 
-/** The one error that best explains a set of failed list calls against `server`. */
+/** The one error that best explains a set of failed list calls against `server` (never a password). */
 export function listError(server: string, failures: readonly FailedList[]): CliError {
+  const error = explain(maskUrlCredentials(server), failures);
+  return new CliError(error.code, maskUrlCredentials(error.message));
+}
+
+function explain(server: string, failures: readonly FailedList[]): CliError {
+  const notList = failures.find((f) => f.error instanceof NotAKubernetesList);
+  if (notList) {
+    return new CliError(
+      'ENVLESS_KUBE_UNREACHABLE',
+      `listing ${notList.resource} ${where(notList.namespace)} on ${server}: the answer is not a Kubernetes list (a proxy's login page, or a server: URL that is no API server?)`,
+    );
+  }
+  const credentials = failures.find((f) => /includes credentials/.test(causeText(f.error)));
+  if (credentials) {
+    return new CliError(
+      'ENVLESS_KUBECONFIG_INVALID',
+      `the kubeconfig's server URL ${server} holds credentials (user:password@): use a token or a client certificate instead`,
+    );
+  }
   const forbidden = failures.filter((f) => apiStatus(f.error) === 403);
   if (forbidden.length > 0) {
     const first = forbidden[0]!;

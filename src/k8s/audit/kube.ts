@@ -6,7 +6,7 @@ import { CliError } from '../../cli/errors.ts';
 import type { KubeObject } from '../../engine/index.ts';
 import { apiStatus, isPlaceholderKubeConfig, loadClientNode, NO_KUBECONFIG } from '../client.ts';
 import { INJECT_KEY } from '../webhook-configuration.ts';
-import { listError, type FailedList } from './kube-errors.ts';
+import { listError, NotAKubernetesList, type FailedList } from './kube-errors.ts';
 import type { AuditedKind, ListedObject } from './workloads.ts';
 
 export interface ClusterOptions {
@@ -159,6 +159,8 @@ async function listAll(resource: Resource, namespace: string | undefined): Promi
   let next: string | undefined;
   do {
     const page = await resource.list(namespace, { limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) });
+    // A proxy's login page or a web server at a wrong `server:` answers 200 too.
+    if (!Array.isArray((page as { items?: unknown } | undefined)?.items)) throw new NotAKubernetesList();
     for (const item of page.items) listed.push({ kind: resource.kind, object: item as KubeObject });
     next = page.metadata?._continue || undefined;
   } while (next);

@@ -36,16 +36,33 @@ const COVERED_BY: Readonly<Record<AuditedKind, readonly string[]>> = {
 };
 
 interface OwnerReference {
+  apiVersion?: unknown;
   kind?: unknown;
   controller?: unknown;
 }
 
-/** The kind of the object's managing controller (`ownerReferences[].controller: true`), if any. */
+/** The API group of each built-in controller kind: `apps.kruise.io/v1beta1 StatefulSet` is not one. */
+const BUILT_IN_GROUP: Readonly<Record<string, string>> = {
+  Deployment: 'apps',
+  ReplicaSet: 'apps',
+  StatefulSet: 'apps',
+  DaemonSet: 'apps',
+  Job: 'batch',
+  CronJob: 'batch',
+};
+
+/**
+ * The kind of the object's managing controller (`ownerReferences[].controller: true`) when it is
+ * a built-in controller the audit lists; a custom resource of the same kind name is not.
+ */
 export function controllerKind(object: KubeObject): string | undefined {
   const owners = object.metadata?.ownerReferences;
   if (!Array.isArray(owners)) return undefined;
   const controller = (owners as OwnerReference[]).find((owner) => owner?.controller === true);
-  return typeof controller?.kind === 'string' ? controller.kind : undefined;
+  const kind = controller?.kind;
+  if (typeof kind !== 'string' || typeof controller?.apiVersion !== 'string') return undefined;
+  const group = BUILT_IN_GROUP[kind];
+  return group !== undefined && controller.apiVersion.startsWith(`${group}/`) ? kind : undefined;
 }
 
 export function isCoveredByOwner(listed: ListedObject): boolean {
