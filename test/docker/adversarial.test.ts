@@ -4,16 +4,15 @@
 // and the audit's formats, masking and exit codes. The six bugs it found are fixed; their tests stay
 // as regression tests ("Regression:" comments).
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { valueHash } from '../../src/docker/secrets/naming.ts';
 import type { CliRun } from './cli.ts';
 import { envlessOn, project, secretNames, type EngineContext } from './context.ts';
 import { BUSYBOX_IMAGE, prepareDockerSuite } from './harness.ts';
+import { validateSarif } from '../sarif-schema.ts';
 
 // Fake credentials assembled at run time so that this file holds none.
 const TOKEN_A = ['ghp', 'Adv3rs4r14lT0k3nV4lu3F0rSyncT3st1ngQ'].join('_');
@@ -390,23 +389,7 @@ describe.skipIf(suite.skip)('adversarial: real Docker engine', () => {
 
   describe('audit', () => {
     const audit = (...args: string[]) => envlessOn(ctx, ['docker', 'audit', ...args]);
-    const validateSarif = (() => {
-      const require = createRequire(import.meta.url);
-      const schemaPath = require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
-      const {
-        $schema: _draft,
-        id,
-        ...schema
-      } = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown> & { id: string };
-      const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
-      ajv.addFormat('uri', (value: string) => URL.canParse(value));
-      ajv.addFormat(
-        'uri-reference',
-        (value: string) => URL.canParse(value, 'file:///base/') && !/\s/.test(value),
-      );
-      ajv.addFormat('date-time', (value: string) => !Number.isNaN(Date.parse(value)));
-      return ajv.compile({ ...schema, $id: id });
-    })();
+
     const findingsFor = (stdout: string, file: string) =>
       (JSON.parse(stdout) as { findings: JsonFinding[] }).findings
         .filter((f) => f.file === file)

@@ -3,14 +3,11 @@
 // answers the list calls the audit makes, so RBAC refusals, expired tokens, pagination and
 // `--fail-on` are exercised end to end in well under a second each.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mutateObject, type Container, type EnvVar, type KubeObject } from '../../src/engine/index.ts';
@@ -23,6 +20,7 @@ import {
   type ReportOptions,
 } from '../../src/k8s/audit/index.ts';
 import { UNEXPLAINED } from '../../src/k8s/audit/kept.ts';
+import { validateSarif } from '../sarif-schema.ts';
 
 const OPTS = { color: false, toolVersion: '0.0.0-test' };
 const GITHUB_TOKEN = 'ghp_R8x2mQ4vL9nT6pW1zK3bY7cJ5hF0dS2aE4gU';
@@ -861,21 +859,3 @@ describe('the CLI against a fake API server', () => {
 });
 
 // --- SARIF schema (same set-up as test/k8s/audit-unit.test.ts) --------------------------------
-
-const validateSarif = (() => {
-  const require = createRequire(import.meta.url);
-  const schemaPath = require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
-  const {
-    $schema: _draft,
-    id,
-    ...schema
-  } = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown> & { id: string };
-  const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
-  ajv.addFormat('uri', (value: string) => URL.canParse(value));
-  ajv.addFormat(
-    'uri-reference',
-    (value: string) => URL.canParse(value, 'file:///base/') && !/\s/.test(value),
-  );
-  ajv.addFormat('date-time', (value: string) => !Number.isNaN(Date.parse(value)));
-  return ajv.compile({ ...schema, $id: id });
-})();

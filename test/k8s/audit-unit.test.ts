@@ -1,8 +1,5 @@
 // `envless k8s audit`, the pure part: listed objects in, inventory, findings and output out. The
 // cluster test (test/cluster/audit.test.ts) runs the same code against a real API server.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../../src/cli/errors.ts';
@@ -25,6 +22,7 @@ import { keptReasons, UNEXPLAINED } from '../../src/k8s/audit/kept.ts';
 import { listError } from '../../src/k8s/audit/kube-errors.ts';
 import { topLevelWorkloads } from '../../src/k8s/audit/workloads.ts';
 import { findingToJson } from '../../src/lint/format/json.ts';
+import { validateSarif } from '../sarif-schema.ts';
 
 const GITHUB_TOKEN = 'ghp_R8x2mQ4vL9nT6pW1zK3bY7cJ5hF0dS2aE4gU';
 const URL_PASSWORD = 'Zk8pQ2vLx9wR';
@@ -668,22 +666,3 @@ describe('API errors', () => {
 });
 
 // --- SARIF schema -----------------------------------------------------------------------------
-
-const validateSarif = (() => {
-  // Same set-up as test/lint/format.test.ts: the official draft-04 schema read by Ajv 8.
-  const require = createRequire(import.meta.url);
-  const schemaPath = require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
-  const {
-    $schema: _draft,
-    id,
-    ...schema
-  } = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown> & { id: string };
-  const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
-  ajv.addFormat('uri', (value: string) => URL.canParse(value));
-  ajv.addFormat(
-    'uri-reference',
-    (value: string) => URL.canParse(value, 'file:///base/') && !/\s/.test(value),
-  );
-  ajv.addFormat('date-time', (value: string) => !Number.isNaN(Date.parse(value)));
-  return ajv.compile({ ...schema, $id: id });
-})();

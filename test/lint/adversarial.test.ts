@@ -12,12 +12,11 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateSarif } from '../sarif-schema.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const envless = join(root, 'bin', 'envless');
@@ -771,24 +770,6 @@ describe('dotenv', () => {
 });
 
 describe('outputs and exit codes', () => {
-  const validateSarif = (() => {
-    const require = createRequire(import.meta.url);
-    const schemaPath = require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
-    const {
-      $schema: _draft,
-      id,
-      ...schema
-    } = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown> & { id: string };
-    const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
-    ajv.addFormat('uri', (value: string) => URL.canParse(value));
-    ajv.addFormat(
-      'uri-reference',
-      (value: string) => URL.canParse(value, 'file:///base/') && !/\s/.test(value),
-    );
-    ajv.addFormat('date-time', (value: string) => !Number.isNaN(Date.parse(value)));
-    return ajv.compile({ ...schema, $id: id });
-  })();
-
   interface SarifLog {
     version: string;
     runs: {

@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { maskSecret, maskWithin } from '../../src/detect/index.ts';
@@ -14,6 +11,7 @@ import {
 } from '../../src/lint/format/index.ts';
 import { RULES, ruleHelpUri, ruleMeta } from '../../src/lint/rules.ts';
 import type { Finding, RawFinding, Severity } from '../../src/lint/types.ts';
+import { validateSarif } from '../sarif-schema.ts';
 
 const OPTS = { color: false, toolVersion: '1.2.3' };
 
@@ -215,28 +213,7 @@ describe('json format', () => {
 });
 
 describe('sarif format', () => {
-  const validate = (() => {
-    // The official schema is draft-04 (`id`, draft-04 `$schema`); Ajv 8 speaks draft-07, which
-    // reads it the same once the two draft-04 spellings are translated.
-    const require = createRequire(import.meta.url);
-    const schemaPath = require.resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
-    const {
-      $schema: _draft,
-      id,
-      ...schema
-    } = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown> & {
-      id: string;
-    };
-    // Its language-tag pattern is not valid under the `u` flag Ajv uses by default.
-    const ajv = new Ajv({ strict: false, allErrors: true, unicodeRegExp: false });
-    ajv.addFormat('uri', (value: string) => URL.canParse(value));
-    ajv.addFormat(
-      'uri-reference',
-      (value: string) => URL.canParse(value, 'file:///base/') && !/\s/.test(value),
-    );
-    ajv.addFormat('date-time', (value: string) => !Number.isNaN(Date.parse(value)));
-    return ajv.compile({ ...schema, $id: id });
-  })();
+  const validate = validateSarif;
 
   function sarif(findings: readonly Finding[]) {
     const out = formatFindings('sarif', findings, summaryOf(findings), OPTS);
