@@ -91,6 +91,11 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
   if (values['stdin-filename'] && stdinCount === 0)
     throw usageError('--stdin-filename is only used with "-"');
 
+  // `-o Dockerfile` (meant as a path to lint) must not replace the file with a report: refused
+  // before any work.
+  const outputKind = values.output === undefined ? undefined : isLintTarget(resolve(io.cwd, values.output));
+  if (outputKind !== undefined)
+    throw usageError(`-o ${values.output}: the file is a ${outputKind}, not a report; nothing written`);
   const config = loadConfig(io.cwd, values.config === undefined ? undefined : resolve(io.cwd, values.config));
   if (values.fix) {
     if (stdinCount > 0) throw usageError('--fix rewrites files and cannot be used with "-" (standard input)');
@@ -152,13 +157,8 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
     toolVersion: VERSION,
   });
   if (values.output !== undefined) {
-    const target = resolve(io.cwd, values.output);
-    // `-o Dockerfile` (meant as a path to lint) must not replace the file with a report.
-    const kind = isLintTarget(target);
-    if (kind !== undefined)
-      throw usageError(`-o ${values.output}: the file is a ${kind}, not a report; nothing written`);
     try {
-      writeFileSync(target, report);
+      writeFileSync(resolve(io.cwd, values.output), report);
     } catch (error) {
       throw new CliError(
         'ENVLESS_IO',

@@ -1,20 +1,16 @@
 // Adversarial end-to-end checks of `envless k8s audit` against a real kube-apiserver (no
 // controller manager: owner references are written by hand or by kubectl, nothing reconciles).
 // Skipped when the binaries are absent, unless ENVLESS_REQUIRE_CLUSTER is set (CI).
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkBinaries, REQUIRED_BINARIES, startControlPlane } from './harness.ts';
 import type { ControlPlane } from './harness.ts';
+import { runAudit, type EnvlessRun } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries([...REQUIRED_BINARIES]).missing.length > 0 && !requireCluster;
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const envless = join(repoRoot, 'bin/envless');
 
 const NS = 'adv';
 const OPTOUT = 'adv-optout';
@@ -88,12 +84,6 @@ const MANIFESTS = [
   },
 ];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 interface AuditJson {
   workloads: {
     kind: string;
@@ -108,23 +98,11 @@ describe.skipIf(skip)('envless k8s audit, adversarial, against a real API server
   let work: string;
   const outputs: string[] = [];
 
-  function audit(args: string[], env: Record<string, string> = {}): Promise<Run> {
-    return new Promise((done, reject) => {
-      const child = spawn(process.execPath, [envless, 'k8s', 'audit', ...args], {
-        cwd: work,
-        env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, NO_COLOR: '1', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-      child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        outputs.push(stdout, stderr);
-        done({ code, stdout, stderr });
-      });
-    });
+  /** bin/envless with KUBECONFIG set, from a directory without .envless.yaml. */
+  async function audit(args: string[], env: Record<string, string> = {}): Promise<EnvlessRun> {
+    const run = await runAudit(cp, work, args, env);
+    outputs.push(run.stdout, run.stderr);
+    return run;
   }
 
   /** A kubeconfig for `user` (a token) in `namespace`. */

@@ -1,21 +1,17 @@
 // `envless k8s audit` against a real API server (etcd + kube-apiserver + kube-controller-manager
 // from harness.ts), run as users run it: bin/envless with KUBECONFIG pointing at the cluster.
 // Skipped when the binaries are absent, unless ENVLESS_REQUIRE_CLUSTER is set (CI).
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkBinaries, startControlPlane } from './harness.ts';
 import type { ControlPlane } from './harness.ts';
+import { runAudit, type EnvlessRun } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries().missing.length > 0 && !requireCluster;
-
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const envless = join(repoRoot, 'bin/envless');
 
 const NS = 'audit-demo';
 // Values that must never appear in any output: literal ones in a pod, and the Secrets' data
@@ -117,12 +113,6 @@ const MANIFESTS = [
   deployment('fine', 'tidy', { env: [{ name: 'PORT', value: '8080' }] }),
 ];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 interface AuditJson {
   scope: { namespace: string | null; allNamespaces: boolean; context: string; server: string };
   workloads: {
@@ -170,23 +160,10 @@ describe.skipIf(skip)('envless k8s audit against a real API server', () => {
   const outputs: string[] = [];
 
   /** bin/envless with KUBECONFIG set, from a directory without .envless.yaml. */
-  function audit(args: string[], env: Record<string, string> = {}): Promise<Run> {
-    return new Promise((resolveRun, reject) => {
-      const child = spawn(process.execPath, [envless, 'k8s', 'audit', ...args], {
-        cwd: work,
-        env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, NO_COLOR: '1', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.on('error', reject);
-      child.on('close', (code) => {
-        outputs.push(stdout, stderr);
-        resolveRun({ code, stdout, stderr });
-      });
-    });
+  async function audit(args: string[], env: Record<string, string> = {}): Promise<EnvlessRun> {
+    const run = await runAudit(cp, work, args, env);
+    outputs.push(run.stdout, run.stderr);
+    return run;
   }
 
   /** A copy of the admin kubeconfig, changed by `edit`. */

@@ -6,9 +6,10 @@
 // Network rule (docs/control-plane.md): every address used here is checked to be loopback, and
 // a configuration that names a Service is refused before it is sent, so the API server can only
 // ever dial 127.0.0.1.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isIP, type Socket } from 'node:net';
 import type { V1Pod } from '@kubernetes/client-node';
 import {
@@ -459,4 +460,35 @@ export async function serviceAccountKubeconfig(
   };
   await writeFile(file, JSON.stringify(config), { mode: 0o600 });
   return file;
+}
+
+/** What one `envless` run printed, and its exit code. */
+export interface EnvlessRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const ENVLESS_BIN = fileURLToPath(new URL('../../bin/envless', import.meta.url));
+
+/** `envless k8s audit ARGS` against the control plane's kubeconfig, from `cwd`, without colour. */
+export function runAudit(
+  cp: ControlPlane,
+  cwd: string,
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<EnvlessRun> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [ENVLESS_BIN, 'k8s', 'audit', ...args], {
+      cwd,
+      env: { ...process.env, KUBECONFIG: cp.kubeconfigPath, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { valueHash } from '../../src/docker/secrets/naming.ts';
 import type { CliRun } from './cli.ts';
-import { envlessOn, project, secretNames, type EngineContext } from './context.ts';
+import { envlessOn, project, secretNames, type EngineContext, type SyncJson } from './context.ts';
 import { BUSYBOX_IMAGE, prepareDockerSuite } from './harness.ts';
 import { validateSarif } from '../sarif-schema.ts';
 
@@ -26,19 +26,6 @@ const PEM = [
   ['-----END', 'OPENSSH PRIVATE KEY-----'].join(' '),
 ].join('\n');
 const ALL_SECRETS = [TOKEN_A, TOKEN_B, TOKEN_C, PW, PW_2, PEM];
-
-interface SyncJson {
-  secrets: {
-    key: string;
-    secret: string;
-    status: string;
-    services: string[];
-    removed: string[];
-    kept: string[];
-    note?: string;
-  }[];
-  skipped: { key: string; line: number; reason: string }[];
-}
 
 interface JsonFinding {
   ruleId: string;

@@ -75,3 +75,17 @@ export async function secretNames(ctx: EngineContext): Promise<string[]> {
   const { stdout } = await ctx.engine.docker(['secret', 'ls', '--format', '{{.Name}}']);
   return stdout.split('\n').filter(Boolean).sort();
 }
+
+/** `envless docker secrets sync -f json` output. */
+export interface SyncJson {
+  secrets: {
+    key: string;
+    secret: string;
+    status: string;
+    services: string[];
+    removed: string[];
+    kept: string[];
+    note?: string;
+  }[];
+  skipped: { key: string; line: number; reason: string }[];
+}

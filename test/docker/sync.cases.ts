@@ -15,20 +15,9 @@ import {
   project,
   secretNames,
   taskContainer,
+  type SyncJson,
   type EngineContext,
 } from './context.ts';
-
-interface SyncJson {
-  secrets: {
-    key: string;
-    secret: string;
-    status: string;
-    services: string[];
-    removed: string[];
-    kept: string[];
-  }[];
-  skipped: { key: string; reason: string }[];
-}
 
 const tokenV1 = `api_token-${valueHash(GH_TOKEN)}`;
 const tokenV2 = `api_token-${valueHash(GH_TOKEN_2)}`;
