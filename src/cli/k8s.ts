@@ -1,13 +1,17 @@
 // `envless k8s audit`: the commands that talk to a Kubernetes API server. The client library is
 // loaded only inside them (src/k8s/client.ts), never by `envless lint`.
 import { parseArgs } from 'node:util';
+import { mountRootProblem } from '../engine/names.ts';
 import { loadConfig, nameOptions } from '../lint/config.ts';
+import { ALWAYS_EXCLUDED_NAMESPACES, DEFAULT_NAMESPACE } from '../k8s/webhook-configuration.ts';
 import { buildReport } from '../k8s/audit/report.ts';
 import { AUDIT_FORMATS, formatAudit, type AuditFormat } from '../k8s/audit/format.ts';
 import { EXIT, usageError } from './errors.ts';
 import { FAIL_ON_LEVELS, oneOf, reachesFailOn, type FailOn } from './options.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
+
+const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export const K8S_HELP = `Usage: envless k8s <command> [options]
 
@@ -36,6 +40,13 @@ Options:
       --context NAME      kubeconfig context to use (default: the current context)
       --fail-on LEVEL     exit 1 when a finding reaches LEVEL: error (default), warning, info, never
   -c, --config FILE       .envless.yaml with allow/secrets lists and rule severities
+      --mount-root DIR    the webhook's --mount-root, for the paths shown (default /run/secrets)
+      --webhook-namespace NS
+                          the namespace the webhook is installed in (default envless): the
+                          webhook never sees it, nor kube-system and kube-node-lease
+      --exclude-namespace NS
+                          a namespace the chart's namespaceSelector.excludeNamespaces leaves
+                          out (repeatable)
   -h, --help              show this help
 
 Exit status: 0 nothing found at --fail-on level, 1 findings, 2 usage error, bad kubeconfig,
@@ -66,12 +77,29 @@ function parseAuditArgs(args: string[]) {
         context: { type: 'string' },
         'fail-on': { type: 'string' },
         config: { type: 'string', short: 'c' },
+        'mount-root': { type: 'string' },
+        'webhook-namespace': { type: 'string' },
+        'exclude-namespace': { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
   } catch (error) {
     throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless k8s audit --help\`)`);
   }
+}
+
+/** The namespaces the webhook's namespaceSelector leaves out by name, as the chart sets it. */
+function webhookExclusions(webhookNamespace: string | undefined, extra: readonly string[] = []): string[] {
+  for (const [flag, name] of [
+    ['--webhook-namespace', webhookNamespace],
+    ...extra.map((name) => ['--exclude-namespace', name] as const),
+  ] as const) {
+    if (name !== undefined && !NAMESPACE_NAME.test(name))
+      throw usageError(
+        `k8s audit: ${flag} needs a namespace name (a DNS label: a-z, 0-9, "-"), got "${name}"`,
+      );
+  }
+  return [...new Set([...ALWAYS_EXCLUDED_NAMESPACES, webhookNamespace ?? DEFAULT_NAMESPACE, ...extra])];
 }
 
 export async function runAudit(args: string[], io: CliIO): Promise<number> {
@@ -84,6 +112,10 @@ export async function runAudit(args: string[], io: CliIO): Promise<number> {
     throw usageError('--namespace and --all-namespaces exclude each other');
   }
   if (values.namespace === '') throw usageError('--namespace needs a name');
+  const mountRoot = values['mount-root'];
+  const problem = mountRoot === undefined ? undefined : mountRootProblem(mountRoot);
+  if (problem !== undefined) throw usageError(`k8s audit: --mount-root ${problem} (got "${mountRoot}")`);
+  const excludedNamespaces = webhookExclusions(values['webhook-namespace'], values['exclude-namespace']);
   const format: AuditFormat = oneOf(values.format, AUDIT_FORMATS, '--format') ?? 'text';
   const config = loadConfig(io.cwd, values.config, { cwd: io.cwd });
   const failOn: FailOn = oneOf(values['fail-on'], FAIL_ON_LEVELS, '--fail-on') ?? config.failOn;
@@ -103,6 +135,8 @@ export async function runAudit(args: string[], io: CliIO): Promise<number> {
     {
       names: nameOptions(config),
       rules: config.rules,
+      excludedNamespaces,
+      ...(mountRoot !== undefined ? { engine: { mountRoot } } : {}),
       optedOutNamespaces: await optedOutNamespaces(cluster, namespaces),
     },
   );

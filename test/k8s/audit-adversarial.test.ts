@@ -844,6 +844,67 @@ describe('the CLI against a fake API server', () => {
     expect(requests.length).toBe(before);
   });
 
+  it('--mount-root, --webhook-namespace and --exclude-namespace describe the webhook as installed', async () => {
+    const podIn = (namespace: string) => ({
+      metadata: { name: `p-${namespace}`, namespace },
+      spec: { containers: [{ name: 'app', image: 'x', env: [keyRef('DB_PASSWORD', 'db', 'p')] }] },
+    });
+    handler = (path) =>
+      resourceOf(path) === 'pods'
+        ? list(['envless', 'platform', 'legacy', 'shop'].map((namespace) => podIn(namespace)))
+        : undefined;
+    type Out = { workloads: { namespace: string; skipped?: string }[] };
+    const skipped = (stdout: string) =>
+      Object.fromEntries((JSON.parse(stdout) as Out).workloads.map((w) => [w.namespace, w.skipped ?? null]));
+    const defaults = await audit(['-A', '-f', 'json']);
+    expect(defaults.code).toBe(1);
+    expect(skipped(defaults.stdout)).toMatchObject({
+      envless: expect.any(String),
+      platform: null,
+      legacy: null,
+    });
+    expect(defaults.stdout).toContain('/run/secrets/envless/db/p');
+
+    const installed = await audit([
+      '-A',
+      '-f',
+      'json',
+      '--mount-root',
+      '/var/lib/app-secrets',
+      '--webhook-namespace',
+      'platform',
+      '--exclude-namespace',
+      'legacy',
+    ]);
+    expect(installed.code).toBe(1);
+    expect(skipped(installed.stdout)).toEqual({
+      envless: null,
+      platform: "namespace platform is excluded by the webhook's namespaceSelector",
+      legacy: "namespace legacy is excluded by the webhook's namespaceSelector",
+      shop: null,
+    });
+    expect(installed.stdout).toContain('/var/lib/app-secrets/envless/db/p');
+    expect(installed.stdout).not.toContain('/run/secrets/');
+  });
+
+  it('bad --mount-root or namespace names: exit 2 before any request', async () => {
+    handler = () => undefined;
+    const before = requests.length;
+    for (const args of [
+      ['--mount-root', 'relative/dir'],
+      ['--mount-root', '/proc/x'],
+      ['--webhook-namespace', 'Platform'],
+      ['--exclude-namespace', 'ok', '--exclude-namespace', 'no_underscores'],
+    ]) {
+      const { code, stdout, stderr } = await audit(args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(new RegExp(`^envless: k8s audit: ${args.at(-2)} `));
+      expect(stderr.trimEnd().split('\n')).toHaveLength(1);
+    }
+    expect(requests.length).toBe(before);
+  });
+
   it('sarif from the CLI is valid and holds no literal value', async () => {
     handler = (path) =>
       resourceOf(path) === 'pods'
