@@ -121,13 +121,22 @@ export async function runAudit(args: string[], io: CliIO): Promise<number> {
   const failOn: FailOn = oneOf(values['fail-on'], FAIL_ON_LEVELS, '--fail-on') ?? config.failOn;
 
   // Loaded only now: the client library is heavy and only this command needs it.
-  const { listWorkloads, openCluster, optedOutNamespaces } = await import('../k8s/audit/kube.ts');
+  const { listWorkloads, namespaceIsMissing, openCluster, optedOutNamespaces } =
+    await import('../k8s/audit/kube.ts');
   const cluster = await openCluster({
     ...(values.kubeconfig !== undefined ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context !== undefined ? { context: values.context } : {}),
   });
   const namespace = values['all-namespaces'] ? undefined : (values.namespace ?? cluster.defaultNamespace);
   const listed = await listWorkloads(cluster, namespace);
+  // A mistyped -n lists nothing, which would read as a clean bill of health.
+  if (
+    listed.length === 0 &&
+    values.namespace !== undefined &&
+    (await namespaceIsMissing(cluster, values.namespace))
+  ) {
+    throw usageError(`namespace "${values.namespace}" does not exist (context ${cluster.context})`);
+  }
   const namespaces = [...new Set(listed.map((item) => item.object.metadata?.namespace ?? ''))];
   const report = buildReport(
     listed,

@@ -905,6 +905,24 @@ describe('the CLI against a fake API server', () => {
     expect(requests.length).toBe(before);
   });
 
+  it('-n naming a namespace that does not exist: exit 2, not an empty clean report', async () => {
+    handler = (path) =>
+      path === '/api/v1/namespaces/empty'
+        ? { status: 200, body: { kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'empty' } } }
+        : path === '/api/v1/namespaces/locked'
+          ? status(403, 'namespaces "locked" is forbidden')
+          : undefined; // everything else: empty lists, and 404 for /api/v1/namespaces/<name>
+    const missing = await audit(['-n', 'shoop']);
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toBe('envless: namespace "shoop" does not exist (context fake)\n');
+    // An empty namespace, or one the credentials may not read, is an empty report.
+    expect((await audit(['-n', 'empty'])).code).toBe(0);
+    expect((await audit(['-n', 'locked'])).code).toBe(0);
+    // Without -n (the context's namespace) or with -A, nothing is looked up.
+    expect((await audit([])).code).toBe(0);
+  });
+
   it('sarif from the CLI is valid and holds no literal value', async () => {
     handler = (path) =>
       resourceOf(path) === 'pods'

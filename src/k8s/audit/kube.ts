@@ -226,3 +226,18 @@ async function readEach(core: ClientNode.CoreV1Api, namespaces: readonly string[
   );
   return labelled.filter((name): name is string => name !== undefined);
 }
+
+/**
+ * Whether the API server says `name` does not exist (404). Any other answer, a refusal included,
+ * is not proof of absence: a namespace the credentials may not read can still hold workloads.
+ */
+export async function namespaceIsMissing(cluster: Cluster, name: string): Promise<boolean> {
+  const k8s = await loadClientNode();
+  const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  try {
+    await core.readNamespace({ name });
+    return false;
+  } catch (error) {
+    return apiStatus(error) === 404;
+  }
+}
