@@ -77,6 +77,35 @@ export const ENGINE_ERROR_WARNING =
 export const ENGINE_ERROR_DENIAL =
   'envless: internal error while converting secret env vars; denied by --on-error deny (see webhook log)';
 
+/**
+ * The API server passes admission warnings to the client in `Warning` headers, about 4 KiB of text
+ * per response in all (k8s.io/apiserver endpoints/filters/warning.go: 4096 runes, then each is
+ * cut to 256 and the rest dropped), shared with its own warnings, PodSecurity's and other
+ * webhooks'. Beyond that, warnings vanish without a trace, so envless sends at most this much of
+ * its own and says how many more there were.
+ */
+export const WARNINGS_BUDGET = 3000;
+
+/** The last warning when some did not fit in {@link WARNINGS_BUDGET}. */
+export function moreWarnings(count: number): string {
+  return `envless: ${count} more warning${count === 1 ? '' : 's'} not shown; \`envless mutate -f <manifest>\` lists them all`;
+}
+
+/** The engine's warnings within the API server's budget: the first ones, then a count of the rest. */
+export function warningsWithinBudget(warnings: readonly string[]): string[] {
+  if (warnings.reduce((sum, warning) => sum + warning.length, 0) <= WARNINGS_BUDGET) return [...warnings];
+  const kept: string[] = [];
+  let used = 0;
+  for (const warning of warnings) {
+    // Room for this one, and for the line that counts those after it.
+    const after = warnings.length - kept.length - 1;
+    if (used + warning.length + (after > 0 ? moreWarnings(after).length : 0) > WARNINGS_BUDGET) break;
+    kept.push(warning);
+    used += warning.length;
+  }
+  return [...kept, moreWarnings(warnings.length - kept.length)];
+}
+
 const OPERATIONS = new Set(['CREATE', 'UPDATE', 'DELETE', 'CONNECT']);
 const MIRROR_POD_ANNOTATION = 'kubernetes.io/config.mirror';
 
@@ -283,8 +312,9 @@ export async function admit(
     };
   }
 
-  const warnings = [...result.warnings];
-  const counts = { warnings: warnings.length, conversions: result.conversions.length };
+  // Counted as the engine found them; sent within what the API server passes on.
+  const warnings = warningsWithinBudget(result.warnings);
+  const counts = { warnings: result.warnings.length, conversions: result.conversions.length };
   if (result.denied !== undefined) {
     return {
       review: reviewResponse({

@@ -60,6 +60,64 @@ export function errorBody(error: WebhookError): ErrorBody {
   };
 }
 
+/** The user agent of the API server's admission webhook client (k8s.io/apiserver). */
+export const API_SERVER_USER_AGENT = 'kube-apiserver-admission';
+
+/** Whether a request comes from the API server's admission webhook client. */
+export function fromApiServer(userAgent: string | undefined): boolean {
+  return userAgent?.startsWith(API_SERVER_USER_AGENT) === true;
+}
+
+/** The `metav1.Status` an error answer is sent to the API server as. */
+export interface KubernetesStatus {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure';
+  message: string;
+  reason: string;
+  code: number;
+  details: { causes: { reason: WebhookErrorCode; message: string }[] };
+}
+
+/** metav1.StatusReason by HTTP status (what client-go's errors.Is...() helpers test). */
+const STATUS_REASON: Record<number, string> = {
+  400: 'BadRequest',
+  404: 'NotFound',
+  413: 'RequestEntityTooLarge',
+  415: 'UnsupportedMediaType',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+};
+
+/**
+ * An error answer for the API server. Its webhook client reads a non-2xx answer only as a
+ * `metav1.Status` (`kind: Status`, numeric `code`); anything else becomes "the server responded
+ * with the status code 413 but did not return more information", and the user never learns why.
+ * As a Status, kubectl shows `failed calling webhook "...": failed to call webhook: <message>`.
+ * The envless code is kept in `details.causes`.
+ */
+export function kubernetesStatus(error: WebhookError): KubernetesStatus {
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message: error.message,
+    reason: STATUS_REASON[error.statusCode] ?? 'Unknown',
+    code: error.statusCode,
+    details: { causes: [{ reason: error.code, message: error.message }] },
+  };
+}
+
+/** The body of an error answer: a `metav1.Status` for the API server, {@link ErrorBody} otherwise. */
+export function errorAnswer(
+  error: WebhookError,
+  userAgent: string | undefined,
+): ErrorBody | KubernetesStatus {
+  return fromApiServer(userAgent) ? kubernetesStatus(error) : errorBody(error);
+}
+
 /**
  * Translates what fastify throws before our handler runs (body parsing, routing) into our
  * catalogue, so clients see one error vocabulary. Fastify's own messages are replaced: some

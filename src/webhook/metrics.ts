@@ -176,9 +176,9 @@ export function createWebhookMetrics(): WebhookMetrics {
   const requests = registry.register(
     new Counter(
       'envless_admission_requests_total',
-      'Admission requests answered, by outcome (patched, unchanged, skipped, denied, error_allowed, error_denied, invalid).',
+      'Admission requests, by outcome (patched, unchanged, skipped, denied, error_allowed, error_denied, invalid; abandoned: the client left before the answer).',
       'outcome',
-    ).init([...ADMISSION_OUTCOMES, 'invalid']),
+    ).init([...ADMISSION_OUTCOMES, 'invalid', 'abandoned']),
   );
   const duration = registry.register(
     new Histogram(

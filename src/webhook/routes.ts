@@ -42,6 +42,8 @@ interface AdmissionRecord {
 }
 
 const records = new WeakMap<FastifyRequest, AdmissionRecord>();
+/** Requests already logged and counted: each is recorded once, answered or abandoned. */
+const recorded = new WeakSet<FastifyRequest>();
 
 export interface AdmissionRouteOptions {
   readonly engine: PodEngine;
@@ -69,6 +71,8 @@ function podLabel(object: unknown, requestName: string | undefined): string | un
 }
 
 function recordResponse(metrics: WebhookMetrics, request: FastifyRequest, reply: FastifyReply): void {
+  if (recorded.has(request)) return;
+  recorded.add(request);
   const record = records.get(request) ?? {};
   const outcome = record.outcome ?? 'invalid';
   const seconds = reply.elapsedTime / 1000;
@@ -86,6 +90,33 @@ function recordResponse(metrics: WebhookMetrics, request: FastifyRequest, reply:
   };
   if (outcome === 'invalid') request.log.warn(line, 'admission request rejected');
   else request.log.info(line, 'admission');
+}
+
+/**
+ * A request whose client closed the connection before the whole answer was sent: the API server
+ * gave up (its `timeoutSeconds` passed, or it shut down), or the connection was cut at shutdown.
+ * Fastify runs no onResponse hook for it, so without this such requests, the slowest ones and the
+ * ones `failurePolicy` decided, would be missing from the log, the counts and the latency
+ * histogram. Logged at warn with outcome `abandoned` (and what had been decided, if anything);
+ * its conversions and warnings are not counted: they never reached the cluster.
+ */
+function recordAbandoned(metrics: WebhookMetrics, request: FastifyRequest, reply: FastifyReply): void {
+  if (recorded.has(request)) return;
+  recorded.add(request);
+  const { outcome: decided, ...record } = records.get(request) ?? {};
+  const seconds = reply.elapsedTime / 1000;
+  metrics.requests.inc('abandoned');
+  metrics.duration.observe(seconds);
+  if (decided === 'error_allowed' || decided === 'error_denied') metrics.engineErrors.inc();
+  request.log.warn(
+    {
+      ...record,
+      outcome: 'abandoned',
+      ...(decided !== undefined ? { decided } : {}),
+      durationMs: Math.round(reply.elapsedTime * 1000) / 1000,
+    },
+    'admission',
+  );
 }
 
 const PARSE_OPTIONS = { protoAction: 'error', constructorAction: 'error' } as const;
@@ -141,7 +172,16 @@ export async function admissionRoutes(app: FastifyInstance, options: AdmissionRo
     reply.type('application/json; charset=utf-8').send(text);
   app.post(
     '/mutate',
-    { onResponse: (request, reply, done) => (recordResponse(metrics, request, reply), done()) },
+    {
+      onRequest: (request, reply, done) => {
+        // 'close' without 'finish': the answer never reached the client (see recordAbandoned).
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) recordAbandoned(metrics, request, reply);
+        });
+        done();
+      },
+      onResponse: (request, reply, done) => (recordResponse(metrics, request, reply), done()),
+    },
     async (request, reply) => {
       if (request.body instanceof KnownAnswer) {
         const known = request.body;

@@ -12,7 +12,7 @@ import { inspectKeyPair, type KeyPairFacts, type PemKeyPair } from './certs.ts';
 import { DEFAULT_MAX_BODY_BYTES } from './config.ts';
 import { DecisionCache, DEFAULT_DECISION_CACHE_ENTRIES } from './decision-cache.ts';
 import { loadEngine, type Mode, type PodEngine } from './engine.ts';
-import { errorBody, fromFrameworkError, WebhookError } from './errors.ts';
+import { errorAnswer, fromFrameworkError, WebhookError } from './errors.ts';
 import { createMetricsServer } from './metrics-server.ts';
 import { createWebhookMetrics, type WebhookMetrics } from './metrics.ts';
 import { admissionRoutes, healthRoutes, recordRejection, type HealthState } from './routes.ts';
@@ -161,7 +161,7 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
     // Framework errors are logged by code only: a parser's message could quote the body.
     if (known.statusCode >= 500) request.log.error({ err: error }, 'internal error');
     recordRejection(request, known.code);
-    return reply.code(known.statusCode).send(errorBody(known));
+    return reply.code(known.statusCode).send(errorAnswer(known, request.headers['user-agent']));
   });
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!.slice(0, 100);
@@ -169,7 +169,7 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
       'ENVLESS_WEBHOOK_NOT_FOUND',
       `no route for ${request.method} ${path}: POST /mutate, GET /healthz, GET /readyz`,
     );
-    return reply.code(404).send(errorBody(notFound));
+    return reply.code(404).send(errorAnswer(notFound, request.headers['user-agent']));
   });
   // Once shutting down, every answer closes its connection: a keep-alive connection would
   // otherwise hold the closing server open, and clients should move to another replica.
