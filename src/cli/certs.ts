@@ -20,8 +20,8 @@ export const CERTS_HELP = `Usage: envless certs bootstrap --secret NAME --webhoo
 
 Self-managed TLS for the webhook (see docs/certificates.md). bootstrap makes sure the Secret holds
 an ECDSA P-256 CA and a serving certificate for the Service's DNS names, renews what is due and
-patches caBundle into every webhook of the MutatingWebhookConfiguration; running it again changes
-nothing. rotate-ca stages a new CA (caBundle then holds the new and the old CA); webhooks running
+patches caBundle into the webhooks of the MutatingWebhookConfiguration that call the Service (or
+a URL; webhooks calling another Service are left alone); running it again changes nothing. rotate-ca stages a new CA (caBundle then holds the new and the old CA); webhooks running
 with --cert-secret serve a certificate signed by it once the API server trusts it.
 
 Options (environment variable in brackets):
@@ -40,7 +40,8 @@ Options (environment variable in brackets):
   -h, --help                 show this help
 
 Exit status: 0 when done, 2 for bad flags, an unreachable API server, refused credentials or RBAC
-(the message names the verb and resource), or a missing MutatingWebhookConfiguration.
+(the message names the verb and resource), or a MutatingWebhookConfiguration that is missing or
+has no webhook calling the Service.
 `;
 
 const SUBCOMMANDS = ['bootstrap', 'rotate-ca'] as const;
@@ -63,7 +64,7 @@ function describeCertificate(pem: string): string {
   return `SHA-256 ${cert.fingerprint256.slice(0, 23)}..., expires ${cert.validToDate.toISOString()}`;
 }
 
-function report(settings: CertSettings, result: ReconcileResult, io: CliIO): void {
+function report(settings: CertSettings, result: ReconcileResult, rotation: boolean, io: CliIO): void {
   const secret = `${settings.namespace}/${settings.secretName}`;
   const what =
     result.secret === 'unchanged'
@@ -80,12 +81,23 @@ function report(settings: CertSettings, result: ReconcileResult, io: CliIO): voi
       `  previous CA kept in caBundle until ${result.material.previousCaUntil?.toISOString() ?? 'its last certificate expires'}`,
     );
   }
+  if (rotation && result.secret === 'unchanged' && result.material.previousCas.length > 0) {
+    lines.push(
+      '  a CA change is already in progress (the serving certificate is not yet signed by the new CA): ' +
+        'the running webhooks finish it; run rotate-ca again afterwards for another new CA',
+    );
+  }
   const patched = result.patchedWebhooks ?? [];
-  lines.push(
-    `MutatingWebhookConfiguration ${settings.webhookConfiguration}: ${
-      patched.length > 0 ? `caBundle patched (${patched.join(', ')})` : 'caBundle already current'
-    }`,
-  );
+  if (result.ownWebhooks?.length !== 0) {
+    lines.push(
+      `MutatingWebhookConfiguration ${settings.webhookConfiguration}: ${
+        patched.length > 0 ? `caBundle patched (${patched.join(', ')})` : 'caBundle already current'
+      }`,
+    );
+  }
+  if (result.foreignWebhooks.length > 0) {
+    lines.push(`  left alone (they call another Service): ${result.foreignWebhooks.join(', ')}`);
+  }
   io.writeOut(`${lines.join('\n')}\n`);
 }
 
@@ -122,12 +134,20 @@ export async function runCerts(args: string[], io: CliIO): Promise<number> {
   } catch (error) {
     throw cliErrorOf(error);
   }
-  report(settings, result, io);
+  report(settings, result, subcommand === 'rotate-ca', io);
   if (result.patchedWebhooks === undefined) {
     throw new CliError(
       'ENVLESS_INPUT_INVALID',
       `MutatingWebhookConfiguration "${settings.webhookConfiguration}" not found: caBundle not patched ` +
         '(the Secret is ready; run again once the configuration exists)',
+    );
+  }
+  if (result.ownWebhooks?.length === 0) {
+    throw new CliError(
+      'ENVLESS_INPUT_INVALID',
+      `no webhook of MutatingWebhookConfiguration "${settings.webhookConfiguration}" calls Service ` +
+        `${settings.namespace}/${settings.service} (${result.foreignWebhooks.join(', ') || 'it has no webhooks'}): ` +
+        'caBundle not patched; check --service and --namespace (the Secret is ready)',
     );
   }
   return EXIT.ok;

@@ -3,7 +3,9 @@
 // old one: the file paths stay the same while their targets change, so watching the files' inodes
 // misses updates. We watch the directories instead, wait for a quiet moment (a swap is several
 // events, and cert and key may be written one after the other), re-read both files and apply
-// them only if they parse and belong together; otherwise the pair in service stays.
+// them only if they parse, belong together and are valid now (an expired or not yet valid
+// certificate would fail every handshake); otherwise the pair in service stays, and the next
+// change or poll tries again.
 // A slow poll backs up fs.watch, which some volume types (NFS, some overlays) never fire.
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
@@ -123,6 +125,13 @@ export class CertificateWatcher extends EventEmitter<WatcherEvents> {
     if (pair.cert === this.current.cert && pair.key === this.current.key) return 'unchanged';
     try {
       const facts = inspectKeyPair(pair);
+      const now = Date.now();
+      if (facts.notAfter.getTime() <= now) {
+        throw new Error(`the new certificate expired at ${facts.notAfter.toISOString()}`);
+      }
+      if (facts.notBefore.getTime() > now) {
+        throw new Error(`the new certificate is not valid before ${facts.notBefore.toISOString()}`);
+      }
       this.options.apply(pair, facts);
       this.current = pair;
       this.emit('reloaded', facts);

@@ -49,9 +49,59 @@ async function privateKeyPem(key: webcrypto.CryptoKey): Promise<string> {
   return x509.PemConverter.encode(der, 'PRIVATE KEY');
 }
 
-async function importSigningKey(pem: string): Promise<webcrypto.CryptoKey> {
-  const der = createPrivateKey(pem).export({ format: 'der', type: 'pkcs8' });
-  return webcrypto.subtle.importKey('pkcs8', der, EC_KEY, false, ['sign']);
+/** How a CA key signs: WebCrypto import parameters and signature algorithm. */
+interface SigningScheme {
+  readonly importAs: webcrypto.EcKeyImportParams | webcrypto.RsaHashedImportParams;
+  readonly algorithm: { readonly name: string; readonly hash: string };
+}
+
+const EC_HASHES: Readonly<Record<string, { curve: string; hash: string }>> = {
+  prime256v1: { curve: 'P-256', hash: 'SHA-256' },
+  secp384r1: { curve: 'P-384', hash: 'SHA-384' },
+  secp521r1: { curve: 'P-521', hash: 'SHA-512' },
+};
+
+/** The key types a CA may have (a CA brought by the user need not be ECDSA P-256 like ours). */
+export const SIGNING_KEY_TYPES = 'ECDSA (P-256, P-384, P-521) or RSA';
+
+function signingScheme(key: KeyObject): SigningScheme | undefined {
+  if (key.asymmetricKeyType === 'ec') {
+    const ec = EC_HASHES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    return ec
+      ? { importAs: { name: 'ECDSA', namedCurve: ec.curve }, algorithm: { name: 'ECDSA', hash: ec.hash } }
+      : undefined;
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    const rsa = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    return { importAs: rsa, algorithm: rsa };
+  }
+  return undefined;
+}
+
+/** Can this private key (PEM) sign certificates here? False for unparseable or other key types. */
+export function canSignWith(keyPem: string): boolean {
+  try {
+    return signingScheme(createPrivateKey(keyPem)) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+async function importSigningKey(pem: string): Promise<{ key: webcrypto.CryptoKey; scheme: SigningScheme }> {
+  let object: KeyObject;
+  try {
+    object = createPrivateKey(pem);
+  } catch {
+    throw new InvalidKeyPairError('the CA key is not a PEM private key');
+  }
+  const scheme = signingScheme(object);
+  if (!scheme) {
+    throw new InvalidKeyPairError(
+      `the CA key is a ${object.asymmetricKeyType ?? 'unknown'} key; CAs must have ${SIGNING_KEY_TYPES} keys`,
+    );
+  }
+  const der = object.export({ format: 'der', type: 'pkcs8' });
+  return { key: await webcrypto.subtle.importKey('pkcs8', der, scheme.importAs, false, ['sign']), scheme };
 }
 
 function cnValue(text: string): string {
@@ -88,7 +138,7 @@ export async function issueServingCertificate(
     throw new Error('a serving certificate needs at least one host name or address');
   const now = options.now ?? new Date();
   const caCert = new x509.X509Certificate(ca.cert);
-  const caKey = await importSigningKey(ca.key);
+  const { key: caKey, scheme } = await importSigningKey(ca.key);
   const keys = await webcrypto.subtle.generateKey(EC_KEY, true, ['sign', 'verify']);
   const names = options.hosts.map((host) =>
     isIP(host) ? { type: 'ip' as const, value: host } : { type: 'dns' as const, value: host },
@@ -102,17 +152,29 @@ export async function issueServingCertificate(
     notAfter: new Date(now.getTime() + (options.validityDays ?? 365) * DAY_MS),
     publicKey: keys.publicKey,
     signingKey: caKey,
-    signingAlgorithm: SIGNING,
+    signingAlgorithm: scheme.algorithm,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(names),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert),
+      await authorityKeyIdentifier(caCert),
     ],
   });
   return { cert: cert.toString('pem'), key: await privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * The leaf's authorityKeyIdentifier must equal the CA's subjectKeyIdentifier, however the CA
+ * computed it (a CA brought by the user may not use SHA-1 of its key): OpenSSL's issuer check, and
+ * so `issuedBy`, fail on a mismatch, and the leaf would be reissued on every pass.
+ */
+async function authorityKeyIdentifier(caCert: x509.X509Certificate): Promise<x509.Extension> {
+  const ski = caCert.getExtension(x509.SubjectKeyIdentifierExtension);
+  return ski
+    ? new x509.AuthorityKeyIdentifierExtension(ski.keyId)
+    : x509.AuthorityKeyIdentifierExtension.create(caCert);
 }
 
 /**

@@ -20,6 +20,8 @@ export interface WebhookCaBundle {
   readonly name: string;
   /** Decoded PEM ('' when unset). */
   readonly caBundle: string;
+  /** The Service it calls (clientConfig.service); absent for a webhook given by URL. */
+  readonly service?: { readonly namespace: string; readonly name: string } | undefined;
 }
 
 export interface WebhookConfigurationRecord {
@@ -306,6 +308,14 @@ export async function connectCertsKubeApi(options: KubeConnectionOptions = {}): 
       caBundle: webhook.clientConfig.caBundle
         ? Buffer.from(webhook.clientConfig.caBundle, 'base64').toString('utf8')
         : '',
+      ...(webhook.clientConfig.service
+        ? {
+            service: {
+              namespace: webhook.clientConfig.service.namespace,
+              name: webhook.clientConfig.service.name,
+            },
+          }
+        : {}),
     })),
   });
   const fromLease = (lease: V1Lease): LeaseRecord => ({

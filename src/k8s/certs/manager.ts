@@ -6,7 +6,14 @@
 // renewal point) and on watch events of both objects. Every replica serves what is in the Secret.
 import { X509Certificate } from 'node:crypto';
 import { createCertificateAuthority, issueServingCertificate, type PemKeyPair } from '../../webhook/certs.ts';
-import { caBundlePatch, trustedByAllWebhooks, webhooksNeedingBundle } from './ca-bundle.ts';
+import {
+  caBundlePatch,
+  foreignWebhooks,
+  isOurWebhook,
+  trustedByAllWebhooks,
+  webhooksNeedingBundle,
+  type ServiceRef,
+} from './ca-bundle.ts';
 import {
   isKubeFailure,
   type CertsKubeApi,
@@ -42,6 +49,11 @@ export interface CertificateManagerOptions {
   readonly secretName: string;
   /** The MutatingWebhookConfiguration whose webhooks get caBundle. */
   readonly webhookConfiguration: string;
+  /**
+   * The Service the certificate is for: only webhooks that call it (or a URL) get caBundle; the
+   * others in the configuration belong to someone else. Undefined: every webhook.
+   */
+  readonly service?: ServiceRef;
   readonly policy: CertificatePolicy;
   /** Longest time between two passes (default 60 s). */
   readonly reconcileIntervalMs?: number;
@@ -71,6 +83,10 @@ export interface ReconcileResult {
   readonly secretResourceVersion: string | undefined;
   /** Webhooks whose caBundle was patched; undefined when the configuration does not exist. */
   readonly patchedWebhooks: readonly string[] | undefined;
+  /** Our webhooks in the configuration (patched or already current); undefined without it. */
+  readonly ownWebhooks: readonly string[] | undefined;
+  /** Webhooks of the configuration that call another Service: left alone. */
+  readonly foreignWebhooks: readonly string[];
   readonly material: CertificateMaterial;
   readonly caFingerprint: string;
   readonly servingFingerprint: string;
@@ -81,6 +97,8 @@ export interface ReconcileResult {
 
 const MAX_WRITE_ATTEMPTS = 5;
 const MIN_WAIT_MS = 500;
+/** setTimeout fires at once for longer delays (TimeoutOverflowWarning): a pass loop. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 const LABELS = { 'app.kubernetes.io/managed-by': 'envless' } as const;
 
 export class CertificateManager {
@@ -90,6 +108,7 @@ export class CertificateManager {
   private readonly trustedSince = new Map<string, number>();
   private configurationPresent = false;
   private warnedMissingConfiguration = false;
+  private warnedNoOwnWebhook = false;
   private rotateCaFrom: string | undefined;
   private leaseUsable = true;
   private servedFingerprint: string | undefined;
@@ -167,10 +186,11 @@ export class CertificateManager {
   };
 
   private observeConfiguration(config: WebhookConfigurationRecord | undefined): void {
-    this.configurationPresent = config !== undefined && config.webhooks.length > 0;
+    this.configurationPresent =
+      config !== undefined && config.webhooks.some((webhook) => isOurWebhook(webhook, this.options.service));
     if (!config) return;
     this.warnedMissingConfiguration = false;
-    const trusted = trustedByAllWebhooks(config);
+    const trusted = trustedByAllWebhooks(config, this.options.service);
     const now = this.now().getTime();
     for (const fingerprint of [...this.trustedSince.keys()]) {
       if (!trusted.has(fingerprint)) this.trustedSince.delete(fingerprint);
@@ -197,12 +217,13 @@ export class CertificateManager {
         caTrusted: this.caTrusted,
         rotateCaFrom: this.rotateCaFrom,
       });
-      if (plan.action === 'write' && secret && !(await this.mayWrite(stored, now))) plan = { action: 'keep' };
+      if (plan.action === 'write' && secret && !(await this.mayWrite(plan))) plan = { action: 'keep' };
 
       let written: SecretRecord | undefined;
       let material: CertificateMaterial;
       if (plan.action === 'write') {
         material = await this.applyPlan(stored, plan, now);
+        this.checkSettles(plan, material, now);
         try {
           written = await this.write(secret, material);
         } catch (error) {
@@ -229,6 +250,20 @@ export class CertificateManager {
       }
 
       const patchedWebhooks = config ? await this.patchCaBundle(config, caBundleOf(material)) : undefined;
+      const service = this.options.service;
+      const ownWebhooks = config?.webhooks
+        .filter((webhook) => isOurWebhook(webhook, service))
+        .map((webhook) => webhook.name);
+      const others = config ? foreignWebhooks(config, service) : [];
+      if (ownWebhooks?.length === 0 && !this.warnedNoOwnWebhook) {
+        this.warnedNoOwnWebhook = true;
+        this.options.log?.warn(
+          { webhookConfiguration: this.options.webhookConfiguration, webhooks: others, service },
+          'no webhook of the MutatingWebhookConfiguration calls our Service: caBundle not patched',
+        );
+      } else if (ownWebhooks?.length) {
+        this.warnedNoOwnWebhook = false;
+      }
       this.remember('Secret', written?.resourceVersion ?? secret?.resourceVersion);
       if (!config && !this.warnedMissingConfiguration) {
         this.warnedMissingConfiguration = true; // once, not every pass until the chart creates it
@@ -245,6 +280,8 @@ export class CertificateManager {
         conflicts,
         secretResourceVersion: written?.resourceVersion ?? secret?.resourceVersion,
         patchedWebhooks,
+        ownWebhooks,
+        foreignWebhooks: others,
         material,
         caFingerprint: new X509Certificate(material.ca.cert).fingerprint256,
         servingFingerprint: leaf.fingerprint256,
@@ -257,17 +294,13 @@ export class CertificateManager {
   }
 
   /**
-   * Followers leave routine renewals to the lease holder; a Secret that cannot be served as it is
-   * (missing or expired parts), or a CA rotation asked of this replica, is written by anyone.
+   * Followers leave routine steps to the lease holder; a Secret that cannot be served as it is
+   * (missing, broken, expired, wrong names, foreign signer), a renewal overdue by half its window
+   * (the holder may have died holding the Lease), or a CA rotation asked of this replica, is
+   * written by anyone.
    */
-  private async mayWrite(stored: StoredCertificates, now: Date): Promise<boolean> {
-    if (!this.lease || !this.leaseUsable || this.rotateCaFrom !== undefined) return true;
-    const servable =
-      stored.ca !== undefined &&
-      stored.leaf !== undefined &&
-      stored.ca.x509.validToDate > now &&
-      stored.leaf.x509.validToDate > now;
-    if (!servable) return true;
+  private async mayWrite(plan: Extract<Plan, { action: 'write' }>): Promise<boolean> {
+    if (!this.lease || !this.leaseUsable || this.rotateCaFrom !== undefined || plan.urgent) return true;
     try {
       return await this.lease.tryAcquire();
     } catch (error) {
@@ -309,6 +342,29 @@ export class CertificateManager {
     };
   }
 
+  /**
+   * What we are about to write must not call for the same write again: every replica would then
+   * rewrite the Secret on every pass (each write wakes the others' watches), a loop of new keys.
+   * A CA whose certificates `issuedBy` cannot confirm is such a case; refuse instead.
+   */
+  private checkSettles(
+    plan: Extract<Plan, { action: 'write' }>,
+    material: CertificateMaterial,
+    now: Date,
+  ): void {
+    const next = planCertificates(
+      parseStoredCertificates(secretDataOf(material), secretAnnotationsOf(material)),
+      this.options.policy,
+      { now, caTrusted: this.caTrusted, rotateCaFrom: this.rotateCaFrom },
+    );
+    if (next.action === 'write' && next.reason === plan.reason) {
+      throw new Error(
+        `the certificates just made would be replaced again at once (${plan.reason}): ` +
+          `the Secret ${this.options.namespace}/${this.options.secretName} is left as it is`,
+      );
+    }
+  }
+
   private async write(
     existing: SecretRecord | undefined,
     material: CertificateMaterial,
@@ -335,9 +391,9 @@ export class CertificateManager {
   private async patchCaBundle(config: WebhookConfigurationRecord, bundle: string): Promise<string[]> {
     let current: WebhookConfigurationRecord | undefined = config;
     for (let attempt = 1; current; attempt += 1) {
-      const operations = caBundlePatch(current, bundle);
+      const operations = caBundlePatch(current, bundle, this.options.service);
       if (operations.length === 0) return [];
-      const names = webhooksNeedingBundle(current, bundle);
+      const names = webhooksNeedingBundle(current, bundle, this.options.service);
       try {
         const patched = await this.options.api.patchWebhookConfiguration(current.name, operations);
         this.remember('MutatingWebhookConfiguration', patched.resourceVersion);
@@ -400,7 +456,7 @@ export class CertificateManager {
   private schedule(ms: number): void {
     if (!this.started) return;
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer = setTimeout(() => void this.tick(), Math.min(ms, MAX_TIMER_MS));
     this.timer.unref();
   }
 
@@ -428,7 +484,9 @@ export class CertificateManager {
       secretAnnotationsOf(result.material),
     );
     const candidates = [now + this.intervalMs()];
-    const decision = nextDecisionTime(stored, this.options.policy);
+    // Only what lies ahead: a step already due was either done or left to the Lease holder (it
+    // comes back at the interval, or earlier through the watch or when it becomes overdue).
+    const decision = nextDecisionTime(stored, this.options.policy, new Date(now));
     if (decision) candidates.push(decision.getTime());
     const since = this.trustedSince.get(result.caFingerprint);
     if (since !== undefined && stored.leaf && stored.ca && !issuedBy(stored.leaf, stored.ca)) {

@@ -11,7 +11,7 @@
 //   3. drop:   after that, ca-previous.crt goes and caBundle holds the new CA alone.
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import type { PemKeyPair } from '../../webhook/certs.ts';
+import { canSignWith, SIGNING_KEY_TYPES, type PemKeyPair } from '../../webhook/certs.ts';
 
 export const SECRET_KEYS = {
   caCert: 'ca.crt',
@@ -168,6 +168,10 @@ export function parseStoredCertificates(
     problems.push(`${SECRET_KEYS.caCert} is not a CA certificate`);
     ca = undefined;
   }
+  if (ca && !canSignWith(ca.key)) {
+    problems.push(`${SECRET_KEYS.caKey} cannot sign certificates (a CA needs an ${SIGNING_KEY_TYPES} key)`);
+    ca = undefined;
+  }
   const leaf = parsePair(
     data[SECRET_KEYS.cert],
     data[SECRET_KEYS.key],
@@ -217,6 +221,11 @@ export type Plan =
       readonly action: 'write';
       /** For the log: what happens and why. */
       readonly reason: string;
+      /**
+       * The Secret cannot be served as it is (or soon will not be): any replica writes it. Routine
+       * steps (a renewal in the first half of its window, a CA step) are left to the Lease holder.
+       */
+      readonly urgent: boolean;
       readonly newCa: boolean;
       readonly issueLeaf: boolean;
       /** CAs to keep in ca-previous.crt (still needed in caBundle). */
@@ -257,6 +266,7 @@ export function planCertificates(
     return {
       action: 'write',
       reason: `new CA and serving certificate (${why})`,
+      urgent: true,
       newCa: true,
       issueLeaf: true,
       previousCas: [],
@@ -270,11 +280,13 @@ export function planCertificates(
       'no serving certificate')
     : leaf.x509.validToDate <= now
       ? 'the serving certificate has expired'
-      : uncoveredHosts(leaf.x509, policy.hosts).length > 0
-        ? `the serving certificate does not cover ${uncoveredHosts(leaf.x509, policy.hosts).join(', ')}`
-        : !leafSignedByCa && !stored.previousCas.some((prev) => issuedBy(leaf, prev))
-          ? 'the serving certificate was not signed by a stored CA'
-          : undefined;
+      : leaf.x509.validFromDate > now
+        ? `the serving certificate is not valid before ${leaf.x509.validFromDate.toISOString()} (clocks differ?)`
+        : uncoveredHosts(leaf.x509, policy.hosts).length > 0
+          ? `the serving certificate does not cover ${uncoveredHosts(leaf.x509, policy.hosts).join(', ')}`
+          : !leafSignedByCa && !stored.previousCas.some((prev) => issuedBy(leaf, prev))
+            ? 'the serving certificate was not signed by a stored CA'
+            : undefined;
 
   const rotationRequested = context.rotateCaFrom === ca.fingerprint;
   const rotationDue = rotationRequested || caRotationTime(ca, policy) <= now;
@@ -284,6 +296,7 @@ export function planCertificates(
     return {
       action: 'write',
       reason: `new CA staged in caBundle (${rotationRequested ? 'rotation requested' : 'the CA is near its expiry'})`,
+      urgent: leafProblem !== undefined,
       newCa: true,
       // A broken leaf cannot wait for the new CA to be trusted: nothing is served correctly anyway.
       issueLeaf: leafProblem !== undefined,
@@ -296,6 +309,7 @@ export function planCertificates(
     return {
       action: 'write',
       reason: `new serving certificate (${leafProblem})`,
+      urgent: true,
       newCa: false,
       issueLeaf: true,
       previousCas: stillNeeded,
@@ -308,6 +322,7 @@ export function planCertificates(
     return {
       action: 'write',
       reason: 'serving certificate signed by the new CA (the API server trusts it now)',
+      urgent: false,
       newCa: false,
       issueLeaf: true,
       previousCas: stored.previousCas,
@@ -322,6 +337,9 @@ export function planCertificates(
         remainingMs > policy.leafLifetimeMs + LIFETIME_SLACK_MS
           ? 'new serving certificate (the configured lifetime is shorter)'
           : 'serving certificate renewed before its expiry',
+      // Overdue: half the renewal window has passed and the Lease holder has not written it (it
+      // may have died holding the Lease). Waiting longer risks serving an expired certificate.
+      urgent: remainingMs < (policy.renewFraction * policy.leafLifetimeMs) / 2,
       newCa: false,
       issueLeaf: true,
       previousCas: stillNeeded,
@@ -332,6 +350,7 @@ export function planCertificates(
     return {
       action: 'write',
       reason: 'previous CA removed from caBundle (its last serving certificate has expired)',
+      urgent: false,
       newCa: false,
       issueLeaf: false,
       previousCas: [],
@@ -346,12 +365,24 @@ function dedupe(certs: readonly ParsedCertificate[]): ParsedCertificate[] {
   return certs.filter((cert) => !seen.has(cert.fingerprint) && seen.add(cert.fingerprint));
 }
 
-/** The earliest moment at which `planCertificates` may decide differently (for the timer). */
-export function nextDecisionTime(stored: StoredCertificates, policy: CertificatePolicy): Date | undefined {
-  const times: Date[] = [];
+/**
+ * The earliest moment at which `planCertificates` may decide differently (for the timer); with
+ * `after`, the earliest one later than it.
+ */
+export function nextDecisionTime(
+  stored: StoredCertificates,
+  policy: CertificatePolicy,
+  after?: Date,
+): Date | undefined {
+  let times: Date[] = [];
   if (stored.ca) times.push(caRotationTime(stored.ca, policy), stored.ca.x509.validToDate);
-  if (stored.leaf) times.push(leafRenewalTime(stored.leaf, policy), stored.leaf.x509.validToDate);
+  if (stored.leaf) {
+    const end = stored.leaf.x509.validToDate.getTime();
+    const overdue = new Date(end - (policy.renewFraction * policy.leafLifetimeMs) / 2);
+    times.push(leafRenewalTime(stored.leaf, policy), overdue, stored.leaf.x509.validToDate);
+  }
   if (stored.previousCaUntil && stored.previousCas.length > 0) times.push(stored.previousCaUntil);
+  if (after) times = times.filter((time) => time > after);
   return times.length === 0 ? undefined : new Date(Math.min(...times.map((t) => t.getTime())));
 }
 

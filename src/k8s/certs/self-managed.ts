@@ -54,6 +54,7 @@ export function managerFor(
     namespace: settings.namespace,
     secretName: settings.secretName,
     webhookConfiguration: settings.webhookConfiguration,
+    service: { namespace: settings.namespace, name: settings.service },
     policy: settings.policy,
     reconcileIntervalMs: settings.reconcileIntervalMs,
     trustDelayMs: settings.trustDelayMs,

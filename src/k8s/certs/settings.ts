@@ -76,6 +76,15 @@ export const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/service
 
 const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS };
 
+/** Longest certificate lifetime: X.509 dates end in 9999, and nobody needs a CA for a century. */
+const MAX_LIFETIME_MS = 36_500 * DAY_MS;
+/** Longest interval or delay: a timer longer than ~24.8 days would fire at once. */
+const MAX_INTERVAL_MS = DAY_MS;
+
+function describeMs(ms: number): string {
+  return ms % DAY_MS === 0 ? `${ms / DAY_MS}d` : `${ms / 1000}s`;
+}
+
 /** "90" (seconds), "500ms", "20s", "5m", "24h", "3650d" -> milliseconds; undefined when malformed. */
 export function parseDuration(text: string): number | undefined {
   const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
@@ -144,13 +153,13 @@ export function resolveCertSettings(
     }
     return picked.value;
   };
-  const duration = (key: CertSettingKey, fallbackMs: number, minMs: number): number => {
+  const duration = (key: CertSettingKey, fallbackMs: number, minMs: number, maxMs: number): number => {
     const picked = pick(key);
     if (picked === undefined) return fallbackMs;
     const value = parseDuration(picked.value);
-    if (value === undefined || value < minMs) {
+    if (value === undefined || value < minMs || value > maxMs) {
       throw usageError(
-        `${picked.source} must be a duration of at least ${minMs / 1000}s such as 90s, 5m, 24h or 365d (got "${picked.value}")`,
+        `${picked.source} must be a duration of at least ${minMs / 1000}s and at most ${describeMs(maxMs)} such as 90s, 5m, 24h or 365d (got "${picked.value}")`,
       );
     }
     return value;
@@ -178,8 +187,8 @@ export function resolveCertSettings(
     }
   }
 
-  const leafLifetimeMs = duration('lifetime', DEFAULT_POLICY.leafLifetimeMs, 10_000);
-  const caLifetimeMs = duration('caLifetime', DEFAULT_POLICY.caLifetimeMs, 60_000);
+  const leafLifetimeMs = duration('lifetime', DEFAULT_POLICY.leafLifetimeMs, 10_000, MAX_LIFETIME_MS);
+  const caLifetimeMs = duration('caLifetime', DEFAULT_POLICY.caLifetimeMs, 60_000, MAX_LIFETIME_MS);
   if (caLifetimeMs <= leafLifetimeMs) {
     throw usageError(
       `the CA lifetime (--${names.caLifetime.flag}) must be longer than the serving certificate's (--${names.lifetime.flag})`,
@@ -201,7 +210,7 @@ export function resolveCertSettings(
         ? undefined
         : name('lease', DNS_SUBDOMAIN, `${subdomain} or "none"`);
 
-  const reconcileIntervalMs = duration('interval', 60_000, 1000);
+  const reconcileIntervalMs = duration('interval', 60_000, 1000, MAX_INTERVAL_MS);
   if ((options.loop ?? true) && renewFraction * leafLifetimeMs < 2 * reconcileIntervalMs) {
     // Replicas pick a renewed certificate up on their next pass: the renewal window must hold two.
     throw usageError(
@@ -223,7 +232,7 @@ export function resolveCertSettings(
     },
     kubeconfig: pick('kubeconfig')?.value,
     reconcileIntervalMs,
-    trustDelayMs: duration('trustDelay', 30_000, 0),
+    trustDelayMs: duration('trustDelay', 30_000, 0, MAX_INTERVAL_MS),
     lease,
   };
 }
