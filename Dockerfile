@@ -52,6 +52,9 @@ WORKDIR /app
 USER 65532:65532
 EXPOSE 8443 9090
 ENTRYPOINT ["/nodejs/bin/node", "/app/bin/envless", "webhook"]
+# No HEALTHCHECK: Kubernetes ignores it (the chart probes /healthz and /readyz over HTTPS on the
+# named port), distroless has no shell or curl, and a check would have to guess the port
+# (`--port`) and skip TLS verification. For `docker run`, probe /healthz from outside.
 # /app (and the node symlink, if any), owned by root and read-only for the user: the process
 # cannot change its own code. No src/, so the launcher runs the compiled dist/.
 COPY --from=build /out/ /

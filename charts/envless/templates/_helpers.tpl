@@ -4,16 +4,21 @@
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* The release name, with the chart name appended unless it already contains it. */}}
+{{/*
+The release name, with the chart name appended unless it already contains it. It names the
+Service, which must be a DNS label: Helm allows dots in release names (`my.app`), so they become
+hyphens here.
+*/}}
 {{- define "envless.fullname" -}}
 {{- if .Values.fullnameOverride -}}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
 {{- $name := default .Chart.Name .Values.nameOverride -}}
-{{- if contains $name .Release.Name -}}
-{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- $release := .Release.Name | replace "." "-" -}}
+{{- if contains $name $release -}}
+{{- $release | trunc 63 | trimSuffix "-" -}}
 {{- else -}}
-{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" $release $name | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -31,7 +36,7 @@ app.kubernetes.io/component: webhook
 {{- define "envless.labels" -}}
 helm.sh/chart: {{ include "envless.chart" . }}
 {{ include "envless.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "envless.imageTag" . | quote }}
+app.kubernetes.io/version: {{ include "envless.versionLabel" . | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: envless
 {{- with .Values.commonLabels }}
@@ -43,8 +48,18 @@ app.kubernetes.io/part-of: envless
 {{- default .Chart.AppVersion .Values.image.tag -}}
 {{- end -}}
 
+{{/* `repository:tag`, or `repository:tag@digest` when image.digest pins the content. */}}
 {{- define "envless.image" -}}
 {{- printf "%s:%s" .Values.image.repository (include "envless.imageTag" .) -}}
+{{- with .Values.image.digest -}}@{{ . }}{{- end -}}
+{{- end -}}
+
+{{/*
+The tag as a label value (at most 63 characters, alphanumeric at both ends): an image tag may be
+128 characters long and start with `_`.
+*/}}
+{{- define "envless.versionLabel" -}}
+{{- regexReplaceAll "^[-_.]+|[-_.]+$" (include "envless.imageTag" . | trunc 63) "" -}}
 {{- end -}}
 
 {{- define "envless.serviceAccountName" -}}
@@ -140,14 +155,90 @@ character; test/chart/template.test.ts compares the two.
 {{- else -}}
 {{- $args = concat $args (list "--tls-cert-file" "/tls/tls.crt" "--tls-key-file" "/tls/tls.key") -}}
 {{- end -}}
-{{- $args = concat $args .Values.webhook.extraArgs -}}
+{{- /*
+Container args must be strings, and `--set webhook.extraArgs={--max-body-bytes,8388608}` gives a
+number: an integer from --set, a float64 from a values file, which toString would print as
+8.388608e+06.
+*/ -}}
+{{- range .Values.webhook.extraArgs -}}
+{{- if and (kindIs "float64" .) (eq . (floor .)) -}}
+{{- $args = append $args (printf "%.0f" .) -}}
+{{- else -}}
+{{- $args = append $args (toString .) -}}
+{{- end -}}
+{{- end -}}
 {{- toJson $args -}}
 {{- end -}}
 
-{{/* Fails the render for combinations the schema cannot express. */}}
+{{/* Seconds in an envless duration ("90", "500ms", "20s", "5m", "24h", "3650d"), as parseDuration in src/k8s/certs/settings.ts. */}}
+{{- define "envless.seconds" -}}
+{{- $number := regexFind "^[0-9]+(\\.[0-9]+)?" (toString .) -}}
+{{- $unit := trimPrefix $number (toString .) | default "s" -}}
+{{- mulf (float64 $number) (get (dict "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 "d" 86400.0) $unit) -}}
+{{- end -}}
+
+{{/* The renewal fraction ("0.1", 0.1 or "10%"), as parseFraction in src/k8s/certs/settings.ts. */}}
+{{- define "envless.fraction" -}}
+{{- $text := toString . -}}
+{{- if hasSuffix "%" $text -}}
+{{- divf (float64 (trimSuffix "%" $text)) 100.0 -}}
+{{- else -}}
+{{- float64 $text -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Fails the render for combinations the schema cannot express, and for values `envless webhook`
+would refuse at start-up (src/webhook/config.ts, src/k8s/certs/settings.ts): a pod that exits 2
+in a crash loop is a worse place to learn it than `helm install`.
+*/}}
 {{- define "envless.validate" -}}
 {{- $shutdown := add .Values.webhook.shutdownDelaySeconds .Values.webhook.shutdownTimeoutSeconds -}}
 {{- if ge (int $shutdown) (int .Values.terminationGracePeriodSeconds) -}}
 {{- fail (printf "webhook.shutdownDelaySeconds + webhook.shutdownTimeoutSeconds (%d) must be less than terminationGracePeriodSeconds (%d), or the pod is killed mid-request" (int $shutdown) (int .Values.terminationGracePeriodSeconds)) -}}
+{{- end -}}
+{{- if eq (int .Values.metrics.port) (int .Values.webhook.port) -}}
+{{- fail (printf "metrics.port and webhook.port are both %d: the webhook and its metrics need ports of their own" (int .Values.webhook.port)) -}}
+{{- end -}}
+{{- if eq (int .Values.metrics.port) (int .Values.service.port) -}}
+{{- fail (printf "metrics.port and service.port are both %d: the Service exposes both, on different ports" (int .Values.service.port)) -}}
+{{- end -}}
+{{- /* mountRootProblem() in src/engine/names.ts; the schema already requires a leading "/". */ -}}
+{{- $root := .Values.webhook.mountRoot -}}
+{{- $clean := regexReplaceAll "/+$" (regexReplaceAll "/(\\./)+" (regexReplaceAll "/+" $root "/") "/") "" -}}
+{{- if has ".." (splitList "/" $root) -}}
+{{- fail (printf "webhook.mountRoot must not contain \"..\" (got %q)" $root) -}}
+{{- else if or (eq $clean "") (eq $clean "/.") -}}
+{{- fail (printf "webhook.mountRoot must not be \"/\" (got %q)" $root) -}}
+{{- else if contains "$" $root -}}
+{{- fail (printf "webhook.mountRoot must not contain \"$\": the kubelet expands $(NAME) in the X_FILE values (got %q)" $root) -}}
+{{- else if regexMatch "^/(proc|sys|dev)(/|$)" $clean -}}
+{{- fail (printf "webhook.mountRoot must not be under /proc, /sys or /dev (got %q)" $root) -}}
+{{- end -}}
+{{- if include "envless.selfManaged" . -}}
+{{- $c := .Values.certs.selfManaged -}}
+{{- $lifetime := include "envless.seconds" $c.lifetime | float64 -}}
+{{- $caLifetime := include "envless.seconds" $c.caLifetime | float64 -}}
+{{- $interval := include "envless.seconds" $c.reconcileInterval | float64 -}}
+{{- $trustDelay := include "envless.seconds" $c.trustDelay | float64 -}}
+{{- $window := mulf (include "envless.fraction" $c.renewFraction | float64) $lifetime -}}
+{{- /* X.509 dates end in 9999; a Node timer longer than ~24.8 days fires at once. */ -}}
+{{- $maxLifetime := 3153600000.0 -}}
+{{- $maxInterval := 86400.0 -}}
+{{- if or (lt $lifetime 10.0) (gt $lifetime $maxLifetime) -}}
+{{- fail (printf "certs.selfManaged.lifetime must be at least 10s and at most 36500d (got %q)" (toString $c.lifetime)) -}}
+{{- else if or (lt $caLifetime 60.0) (gt $caLifetime $maxLifetime) -}}
+{{- fail (printf "certs.selfManaged.caLifetime must be at least 60s and at most 36500d (got %q)" (toString $c.caLifetime)) -}}
+{{- else if gt $trustDelay $maxInterval -}}
+{{- fail (printf "certs.selfManaged.trustDelay must be at most 1d (got %q)" (toString $c.trustDelay)) -}}
+{{- else if gt $interval $maxInterval -}}
+{{- fail (printf "certs.selfManaged.reconcileInterval must be at most 1d (got %q)" (toString $c.reconcileInterval)) -}}
+{{- else if le $caLifetime $lifetime -}}
+{{- fail (printf "certs.selfManaged.caLifetime (%s) must be longer than certs.selfManaged.lifetime (%s)" (toString $c.caLifetime) (toString $c.lifetime)) -}}
+{{- else if lt $interval 1.0 -}}
+{{- fail (printf "certs.selfManaged.reconcileInterval must be at least 1s (got %q)" (toString $c.reconcileInterval)) -}}
+{{- else if lt $window (mulf 2.0 $interval) -}}
+{{- fail (printf "the renewal window (certs.selfManaged.renewFraction x lifetime = %.0fs) must be at least twice certs.selfManaged.reconcileInterval (%.0fs), or replicas may miss a renewal: envless webhook refuses to start" $window $interval) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

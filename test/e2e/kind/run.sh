@@ -7,7 +7,8 @@
 #      envless.dev/inject: "false";
 #   3. warn mode admits a literal secret with a warning; enforce mode (helm upgrade) denies it;
 #   4. helm uninstall leaves no webhook configuration behind.
-# Then it deletes the cluster (KEEP_CLUSTER=1 keeps it for debugging).
+# Then it deletes the cluster (KEEP_CLUSTER=1 keeps it for debugging). It uses a kubeconfig of its
+# own: your current kubectl context is neither used nor changed.
 #
 # Needs docker, kind, kubectl and helm on PATH, and a registry for kind's node image and busybox
 # (it cannot run in envless's own sandbox, which reaches no container registry).
@@ -58,16 +59,23 @@ cleanup() {
   local status=$?
   if ((status != 0 || failed > 0)); then diagnostics; fi
   if [[ "${KEEP_CLUSTER:-}" == 1 ]]; then
-    log "keeping cluster $cluster (kind delete cluster --name $cluster)"
+    log "keeping cluster $cluster (KUBECONFIG=$KUBECONFIG; kind delete cluster --name $cluster)"
   else
     log "deleting cluster $cluster"
     kind delete cluster --name "$cluster" || true
+    rm -rf "$kubeconfig_dir"
   fi
 }
 
 log "kind cluster $cluster"
-kind create cluster --name "$cluster" --wait 180s ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"}
+# A kubeconfig of its own (kind writes the context into $KUBECONFIG): every kubectl and helm
+# command below talks to this cluster and nothing else, whatever the caller's current context is.
+kubeconfig_dir="$(mktemp -d "${TMPDIR:-/tmp}/envless-e2e.XXXXXX")"
+export KUBECONFIG="$kubeconfig_dir/kubeconfig"
+# Armed before the create: a create that fails after making the node container (the --wait
+# timeout) leaves a cluster behind. The name was checked free above, so this deletes only ours.
 trap cleanup EXIT
+kind create cluster --name "$cluster" --wait 180s ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"}
 kubectl config use-context "kind-$cluster" >/dev/null
 
 log "image $image_repo:$image_tag from the Dockerfile"
@@ -130,19 +138,22 @@ secret_refs() {
 
 log "wait until the API server trusts the webhook (self-managed certificate, caBundle patched)"
 # A server-side dry run goes through the webhook like a real create and leaves nothing behind.
+# The converted env: the secretKeyRef as DB_PASSWORD_FILE, the envFrom Secret as a directory.
+converted_env="DB_PASSWORD_FILE ENVLESS_SECRETS_DIR_API_KEYS"
 converted_dry_run=""
 for _ in $(seq 1 60); do
   converted_dry_run="$(pod_manifest probe | kubectl -n "$app_ns" create --dry-run=server -f - \
     -o jsonpath='{.spec.containers[0].env[*].name}' 2>/dev/null || true)"
-  [[ "$converted_dry_run" == *DB_PASSWORD_FILE* ]] && break
+  [[ "$converted_dry_run" == "$converted_env" ]] && break
   sleep 2
 done
-check "the webhook answers: a server-side dry run is converted" test "$converted_dry_run" == DB_PASSWORD_FILE
+check "the webhook answers: a server-side dry run is converted ($converted_dry_run)" \
+  test "$converted_dry_run" == "$converted_env"
 
 log "1. a pod in $app_ns is converted"
 pod_manifest converted | kubectl -n "$app_ns" apply -f -
 check "secretKeyRef became DB_PASSWORD_FILE (env names: $(env_names "$app_ns" converted))" \
-  test "$(env_names "$app_ns" converted)" == "DB_PASSWORD_FILE ENVLESS_SECRETS_DIR_API_KEYS"
+  test "$(env_names "$app_ns" converted)" == "$converted_env"
 check "DB_PASSWORD_FILE is /run/secrets/envless/db/password" \
   test "$(env_value "$app_ns" converted DB_PASSWORD_FILE)" == /run/secrets/envless/db/password
 check "no secretKeyRef or envFrom.secretRef is left" test -z "$(secret_refs "$app_ns" converted)"
@@ -203,7 +214,7 @@ check "enforce mode denies the pod" test "$denied" == 1
 check "the denial comes from envless and names DB_PASSWORD" grep -q 'denied the request.*DB_PASSWORD' <<<"${deny_output:-}"
 pod_manifest converted-enforce | kubectl -n "$app_ns" apply -f -
 check "enforce mode still converts secretKeyRef" \
-  test "$(env_names "$app_ns" converted-enforce)" == "DB_PASSWORD_FILE ENVLESS_SECRETS_DIR_API_KEYS"
+  test "$(env_names "$app_ns" converted-enforce)" == "$converted_env"
 
 log "4. helm uninstall"
 helm uninstall "$release" --namespace "$system_ns" --wait --timeout "$wait_timeout"
