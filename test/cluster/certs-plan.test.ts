@@ -356,6 +356,41 @@ describe('CertificateManager (in-memory API, fake clock)', () => {
     expect(served).toEqual([first.servingFingerprint]);
   });
 
+  // A `helm upgrade` that renames the Service (fullnameOverride) rolls replicas that ask for other
+  // names. If each issued a leaf for its own names only, old and new replicas would reissue the
+  // leaf against each other until the rollout ended, each write failing the other's handshakes.
+  it('a rollout that renames the Service settles on one leaf for both names', async () => {
+    const api = new FakeApi(['a.envless.dev']);
+    const replica = (service: string) => {
+      const served: X509Certificate[] = [];
+      const manager = new CertificateManager({
+        api,
+        namespace: 'envless-system',
+        secretName: 'envless-certs',
+        webhookConfiguration: 'envless',
+        policy: { ...policy, hosts: servingHosts(service, 'envless-system', ['127.0.0.1']) },
+        now: () => T0,
+        onCertificate: (pair) => void served.push(new X509Certificate(pair.cert)),
+      });
+      return { manager, served };
+    };
+    const old = replica('envless');
+    const renamed = replica('envless-webhook');
+    await old.manager.reconcile();
+    expect((await renamed.manager.reconcile()).secret).toBe('updated');
+    const writes = api.secretWrites;
+    for (let pass = 0; pass < 3; pass++) {
+      expect((await old.manager.reconcile()).secret).toBe('unchanged');
+      expect((await renamed.manager.reconcile()).secret).toBe('unchanged');
+    }
+    expect(api.secretWrites).toBe(writes);
+    const leaf = renamed.served.at(-1)!;
+    for (const host of ['envless.envless-system.svc', 'envless-webhook.envless-system.svc', '127.0.0.1']) {
+      expect(leaf.checkHost(host) ?? leaf.checkIP(host), host).toBeDefined();
+    }
+    expect(old.served.at(-1)!.fingerprint256).toBe(leaf.fingerprint256);
+  });
+
   it('goes through stage, switch and drop of a CA change, never serving an untrusted leaf', async () => {
     const api = new FakeApi(['a.envless.dev']);
     let now = T0;

@@ -329,7 +329,7 @@ export class CertificateManager {
       : { cert: stored.ca!.pem, key: stored.ca!.key };
     const serving: PemKeyPair = plan.issueLeaf
       ? await issueServingCertificate(ca, {
-          hosts: policy.hosts,
+          hosts: [...new Set([...policy.hosts, ...(plan.keepHosts ?? [])])],
           validityDays: policy.leafLifetimeMs / DAY_MS,
           now,
         })

@@ -198,6 +198,15 @@ export function issuedBy(leaf: ParsedCertificate, ca: ParsedCertificate): boolea
   }
 }
 
+/** The DNS names and IP addresses a certificate's subjectAltName lists. */
+export function subjectAltHosts(cert: X509Certificate): string[] {
+  return (cert.subjectAltName ?? '')
+    .split(', ')
+    .flatMap((entry) =>
+      entry.startsWith('DNS:') ? [entry.slice(4)] : entry.startsWith('IP Address:') ? [entry.slice(11)] : [],
+    );
+}
+
 /** Hosts of `hosts` that the certificate does not cover. */
 export function uncoveredHosts(cert: X509Certificate, hosts: readonly string[]): string[] {
   return hosts.filter((host) =>
@@ -228,6 +237,12 @@ export type Plan =
       readonly urgent: boolean;
       readonly newCa: boolean;
       readonly issueLeaf: boolean;
+      /**
+       * Names of the stored leaf that the new one keeps besides the policy's hosts. Set when a
+       * valid leaf lacks some of our hosts: replicas of a rollout that renamed the Service ask
+       * for other names, and a leaf for ours alone would make theirs reissue it, and so on.
+       */
+      readonly keepHosts?: readonly string[];
       /** CAs to keep in ca-previous.crt (still needed in caBundle). */
       readonly previousCas: readonly ParsedCertificate[];
       readonly previousCaUntil: Date | undefined;
@@ -306,12 +321,18 @@ export function planCertificates(
   }
 
   if (leafProblem !== undefined) {
+    const onlyNamesMissing =
+      leaf !== undefined &&
+      leaf.x509.validToDate > now &&
+      leaf.x509.validFromDate <= now &&
+      (leafSignedByCa || stored.previousCas.some((prev) => issuedBy(leaf, prev)));
     return {
       action: 'write',
       reason: `new serving certificate (${leafProblem})`,
       urgent: true,
       newCa: false,
       issueLeaf: true,
+      ...(onlyNamesMissing ? { keepHosts: subjectAltHosts(leaf.x509) } : {}),
       previousCas: stillNeeded,
       previousCaUntil: stillNeeded.length > 0 ? stored.previousCaUntil : undefined,
     };
