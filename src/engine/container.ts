@@ -40,11 +40,19 @@ import {
   isWholeSecret,
   knownFiles,
   pathsOfKey,
-  resolveFile,
   secretSourcesOf,
+  servedAt,
+  showsWholeVolume,
+  topSegment,
   type MountSpot,
   type SecretAccess,
+  type SecretFile,
 } from './volumes.ts';
+
+/** Volumes whose files the kubelet writes (and in which it makes nested mount points). */
+function isKubeletVolume(volume: Volume | undefined): boolean {
+  return Boolean(volume && (volume.secret || volume.projected || volume.configMap || volume.downwardAPI));
+}
 
 const NONE: readonly never[] = [];
 
@@ -56,10 +64,25 @@ function isObject(value: unknown): value is Record<string, unknown> {
 interface References {
   /** Every name referenced anywhere (env values, command, args). */
   readonly all: ReadonlySet<string>;
-  /** Names referenced where no explicit env entry defined them first: envFrom may supply them. */
+  /**
+   * Names referenced where no explicit env entry surely defined them first: envFrom may supply
+   * them. An optional `secretKeyRef` or `configMapKeyRef` whose source is missing defines nothing
+   * (the kubelet skips it), so the envFrom value shows through.
+   */
   readonly unresolved: ReadonlySet<string>;
-  /** How often each name is defined in `env`. */
+  /** How often each name is listed in `env`. */
   readonly counts: ReadonlyMap<string, number>;
+  /** Names that some `env` entry always defines (see `unresolved`). */
+  readonly defined: ReadonlySet<string>;
+}
+
+/** False for an optional `secretKeyRef` / `configMapKeyRef`: when it is missing, nothing is set. */
+function alwaysDefines(entry: EnvVar): boolean {
+  if (typeof entry.value === 'string' && entry.value !== '') return true;
+  const from = entry.valueFrom;
+  if (!isObject(from)) return true;
+  const ref = isObject(from.secretKeyRef) ? from.secretKeyRef : from.configMapKeyRef;
+  return !isObject(ref) || ref.optional !== true;
 }
 
 const NO_NAMES: ReadonlySet<string> = new Set();
@@ -69,14 +92,18 @@ function analyseReferences(container: Container, env: readonly EnvVar[]): Refere
   let all: Set<string> | undefined;
   let unresolved: Set<string> | undefined;
   const counts = new Map<string, number>();
+  const defined = new Set<string>();
   const refer = (name: string): void => {
     (all ??= new Set()).add(name);
-    if (!counts.has(name)) (unresolved ??= new Set()).add(name);
+    if (!defined.has(name)) (unresolved ??= new Set()).add(name);
   };
   for (const entry of env) {
     // Env values see only the variables defined before them (and every envFrom variable).
     if (typeof entry?.value === 'string') for (const name of referencedNames(entry.value)) refer(name);
-    if (typeof entry?.name === 'string') counts.set(entry.name, (counts.get(entry.name) ?? 0) + 1);
+    if (typeof entry?.name === 'string') {
+      counts.set(entry.name, (counts.get(entry.name) ?? 0) + 1);
+      if (alwaysDefines(entry)) defined.add(entry.name);
+    }
   }
   for (const list of [container.command, container.args]) {
     if (!Array.isArray(list)) continue;
@@ -91,7 +118,7 @@ function analyseReferences(container: Container, env: readonly EnvVar[]): Refere
       if (typeof expression === 'string') for (const name of referencedNames(expression)) refer(name);
     }
   }
-  return { all: all ?? NO_NAMES, unresolved: unresolved ?? NO_NAMES, counts };
+  return { all: all ?? NO_NAMES, unresolved: unresolved ?? NO_NAMES, counts, defined };
 }
 
 /** Literal secrets in `env` cannot be converted without creating a Secret: warn, or deny. */
@@ -193,7 +220,8 @@ class ContainerRewrite {
         return {
           dir: normalizePath(m.mountPath),
           holdsMounts: canHoldMounts(m, volume),
-          files: () => knownFiles(volume), // needed only below a mount, which is rare
+          // Needed only below a mount, which is rare.
+          files: () => [...knownFiles(volume), ...this.pod.filesReadIn(m.name)],
         };
       });
   }
@@ -202,7 +230,18 @@ class ContainerRewrite {
     // Paths handed out already (a reused file or directory of the user's) must stay visible.
     const dir = freeMountDir(base, this.mountSpots(), this.chosenPaths);
     if (dir === undefined) return undefined;
+    // Nested in a secret, configMap, projected or downwardAPI volume: the kubelet makes the mount
+    // point in that volume's shared directory, where it hides a file of the same name from every
+    // container. Files reused later in this pass must not be there.
+    for (const parent of this.mounts) {
+      if (typeof parent?.mountPath !== 'string' || parent.subPath || parent.subPathExpr) continue;
+      const parentDir = normalizePath(parent.mountPath);
+      if (parentDir === dir || parentDir === '/' || !isWithin(dir, parentDir)) continue;
+      if (isKubeletVolume(this.pod.volume(parent.name)))
+        this.pod.addNestedTop(parent.name, topSegment(dir.slice(parentDir.length + 1)));
+    }
     const mount: VolumeMount = { name: volume, mountPath: dir, readOnly: true };
+    if (!this.ephemeral) this.pod.markSetUp(volume);
     this.mounts.push(mount);
     this.addedMounts.push(mount);
     return dir;
@@ -221,6 +260,35 @@ class ContainerRewrite {
       if (isObject(ref) && typeof ref.name === 'string') access.whole.add(ref.name);
     }
     return access;
+  }
+
+  /**
+   * Ephemeral containers: whether mounting `volume` lets the container start whenever it started
+   * before. A volume a regular container mounts is set up already. Any other is set up for this
+   * container, and each required source of it that is missing keeps it from starting: fine only
+   * where a required reference of its own failed it before (the secret, or the key of an item).
+   */
+  private startsAsBefore(volume: Volume): boolean {
+    if (this.pod.isSetUp(volume.name)) return true;
+    const keys = new Set<string>();
+    const secrets = new Set<string>();
+    for (const entry of this.env) {
+      const ref = entry?.valueFrom?.secretKeyRef;
+      if (!isObject(ref) || ref.optional === true || typeof ref.name !== 'string') continue;
+      secrets.add(ref.name);
+      if (typeof ref.key === 'string') keys.add(accessKey(ref.name, ref.key));
+    }
+    for (const source of this.envFrom) {
+      const ref = source?.secretRef;
+      if (isObject(ref) && ref.optional !== true && typeof ref.name === 'string') secrets.add(ref.name);
+    }
+    return (secretSourcesOf(volume) ?? []).every(
+      (source) =>
+        source.optional ||
+        (source.items
+          ? source.items.every((item) => keys.has(accessKey(source.secret, item.key)))
+          : secrets.has(source.secret)),
+    );
   }
 
   // ---- envFrom: secretRef -> the whole secret as a directory ------------------------------------
@@ -297,10 +365,12 @@ class ContainerRewrite {
     if (earlierSourceRemains && !this.pod.allowShadowing) return REASON.earlierEnvFrom;
     const prefix = typeof source.prefix === 'string' ? source.prefix : '';
     for (const name of this.refs.unresolved) if (name.startsWith(prefix)) return REASON.envFromReferenced;
-    // A variable the user asked to keep may come from this source (unless env defines it).
+    // A variable the user asked to keep may come from this source (unless env always defines it).
     for (const name of this.pod.keepEnv)
-      if (name.startsWith(prefix) && !this.refs.counts.has(name)) return REASON.keepEnvFrom;
+      if (name.startsWith(prefix) && !this.refs.defined.has(name)) return REASON.keepEnvFrom;
     const variable = secretsDirVariableName(secret);
+    // The user asked to keep the variable envless would set.
+    if (this.pod.keepEnv.has(variable)) return REASON.dirVariableSet;
     const claimedBy = this.introduced.get(variable);
     if (claimedBy !== undefined && claimedBy !== secret) return REASON.dirVariableSet;
     if (this.refs.all.has(variable) || (this.refs.counts.get(variable) ?? 0) > 1)
@@ -320,14 +390,19 @@ class ContainerRewrite {
       // Shared with other containers that had envFrom of the same secret: it must be exactly that.
       const whole = existing.secret ? isWholeSecret(existing, secret) : undefined;
       if (!whole || whole.optional !== optional) return REASON.volumeConflict;
-    } else {
+      // A container nests a mount below it: the kubelet's mount point would hide a key.
+      if (this.pod.hasNestedMounts(name)) return REASON.volumeNested;
+    }
+    const dir = this.addMount(name, joinPath(this.pod.root, secret));
+    if (dir === undefined) return REASON.noMountPath; // and no volume that nothing mounts
+    if (!existing) {
       const source: Record<string, unknown> = { secretName: secret };
       if (optional) source.optional = true;
       if (this.pod.defaultMode !== undefined) source.defaultMode = this.pod.defaultMode;
       this.pod.setVolume({ name, secret: source });
     }
-    const dir = this.addMount(name, joinPath(this.pod.root, secret));
-    return dir === undefined ? REASON.noMountPath : { path: dir, volume: name };
+    this.pod.readFile(name, '');
+    return { path: dir, volume: name };
   }
 
   /** A mount this container already has that is exactly the whole secret. */
@@ -336,15 +411,15 @@ class ContainerRewrite {
       if (typeof mount?.mountPath !== 'string' || mount.subPath || mount.subPathExpr) continue;
       const whole = isWholeSecret(this.pod.volume(mount.name), secret);
       // An optional volume would turn a required secret into a silently missing directory.
-      if (!whole || (whole.optional && !optional)) continue;
+      if (!whole || (whole.optional && !optional) || !this.canRead(whole.mode)) continue;
       const dir = normalizePath(mount.mountPath);
-      const hidden = this.mounts.some(
-        (other) =>
-          other !== mount &&
-          typeof other?.mountPath === 'string' &&
-          isWithin(normalizePath(other.mountPath), dir),
-      );
-      if (!hidden) return { path: dir, volume: mount.name };
+      // The kubelet expands `$(...)` and `$$` in the variable's value: the path must be literal.
+      if (dir.includes('$')) continue;
+      // Every key must show: no mount at or below it, none over it (/var/run is /run), and no
+      // nested mount point directory of any container in the volume.
+      if (!showsWholeVolume(mount, this.mounts) || this.pod.hasNestedMounts(mount.name)) continue;
+      this.pod.readFile(mount.name, '');
+      return { path: dir, volume: mount.name };
     }
     return undefined;
   }
@@ -355,8 +430,14 @@ class ContainerRewrite {
     for (const volume of this.pod.volumes()) {
       const whole = isWholeSecret(volume, secret);
       if (!whole || (whole.optional && !optional) || !exposureWithin(volume, access)) continue;
+      if (!this.canRead(whole.mode)) continue;
+      if (!this.startsAsBefore(volume)) continue;
+      if (this.pod.hasNestedMounts(volume.name)) continue; // some keys would not show
       const dir = this.addMount(volume.name, joinPath(this.pod.root, secret));
-      if (dir !== undefined) return { path: dir, volume: volume.name };
+      if (dir !== undefined) {
+        this.pod.readFile(volume.name, '');
+        return { path: dir, volume: volume.name };
+      }
     }
     return undefined;
   }
@@ -411,7 +492,8 @@ class ContainerRewrite {
     if (
       this.refs.counts.has(fileVariable) ||
       this.refs.all.has(fileVariable) ||
-      this.introduced.has(fileVariable)
+      this.introduced.has(fileVariable) ||
+      this.pod.keepEnv.has(fileVariable) // the user asked to keep that name as it is
     ) {
       return REASON.fileVariableSet;
     }
@@ -450,12 +532,43 @@ class ContainerRewrite {
         continue;
       for (const relative of pathsOfKey(this.pod.volume(mount.name), secret, key)) {
         const path = joinPath(normalizePath(mount.mountPath), relative);
-        const file = resolveFile(path, this.mounts, this.pod.volumeByName);
-        if (file && file.secret === secret && file.key === key && !(file.optional && !optional))
-          return { path, volume: mount.name };
+        // The kubelet expands `$(...)` and `$$` in the variable's value: the path must be literal.
+        if (path.includes('$')) continue;
+        const served = servedAt(path, this.mounts);
+        if (!served) continue;
+        const file = fileInVolume(this.pod.volume(served.mount.name), served.relative);
+        if (!file || file.secret !== secret || file.key !== key || !this.serves(file, optional)) continue;
+        if (this.pod.hidesTop(served.mount.name, topSegment(served.relative))) continue;
+        this.pod.readFile(served.mount.name, served.relative);
+        return { path, volume: served.mount.name };
       }
     }
     return undefined;
+  }
+
+  /**
+   * Whether a file can stand in for a reference: an optional source would let the container start
+   * without a secret it required. (A whole secret does serve a required key: the kubelet checks the
+   * secret, not the key; see "Reuse before adding" in docs/engine.md.)
+   */
+  private serves(file: SecretFile, optional: boolean): boolean {
+    return (optional || !file.optional) && this.canRead(file.mode);
+  }
+
+  /**
+   * Whether the container's processes can read a file of this mode in a secret volume. The files
+   * belong to root; with `fsGroup` the kubelet gives them that group and group read, and every
+   * container has the group. A container whose spec names no user may run as root (most images).
+   */
+  private canRead(mode: number): boolean {
+    const pod = this.pod.securityContext;
+    if (typeof pod.fsGroup === 'number' || (mode & 0o004) !== 0) return true;
+    const own: Record<string, unknown> = isObject(this.container.securityContext)
+      ? this.container.securityContext
+      : {};
+    const uid = own.runAsUser ?? pod.runAsUser;
+    const nonRoot = typeof uid === 'number' ? uid !== 0 : (own.runAsNonRoot ?? pod.runAsNonRoot) === true;
+    return !nonRoot || ((own.runAsGroup ?? pod.runAsGroup) === 0 && (mode & 0o040) !== 0);
   }
 
   /** Ephemeral containers: mount an existing pod volume that exposes no key beyond what they had. */
@@ -465,13 +578,16 @@ class ContainerRewrite {
       const relatives = pathsOfKey(volume, secret, key);
       if (relatives.length === 0 || !exposureWithin(volume, access)) continue;
       for (const relative of relatives) {
+        if (relative.includes('$') || this.pod.hidesTop(volume.name, topSegment(relative))) continue;
         const file = fileInVolume(volume, relative);
-        if (!file || file.secret !== secret || file.key !== key || (file.optional && !optional)) continue;
+        if (!file || file.secret !== secret || file.key !== key || !this.serves(file, optional)) continue;
+        if (!this.startsAsBefore(volume)) continue;
         const planned = this.addedMounts.find((mount) => mount.name === volume.name);
         const dir = planned
           ? planned.mountPath
           : this.addMount(volume.name, joinPath(this.pod.root, 'envless'));
         if (dir === undefined) return undefined;
+        this.pod.readFile(volume.name, relative);
         return { path: joinPath(dir, relative), volume: volume.name };
       }
     }
@@ -519,14 +635,10 @@ class ContainerRewrite {
         return (this.keys = REASON.volumeConflict);
       }
       if (ownMount && typeof ownMount.mountPath === 'string') {
-        // A mount nested in ours (added by someone after our first pass) could hide our files.
+        // A mount nested in ours or over it (added by someone after our first pass) could hide our
+        // files, and so could a nested mount point directory of another container.
         const dir = normalizePath(ownMount.mountPath);
-        const hidden = this.mounts.some(
-          (other) =>
-            other !== ownMount &&
-            typeof other?.mountPath === 'string' &&
-            isWithin(normalizePath(other.mountPath), dir),
-        );
+        const hidden = !showsWholeVolume(ownMount, this.mounts) || this.pod.hasNestedMounts(name);
         return (this.keys = hidden ? REASON.volumeConflict : new KeysVolume(existing, dir, this.pod));
       }
     }
@@ -537,9 +649,10 @@ class ContainerRewrite {
       : { sources: [] };
     if (!existing && this.pod.defaultMode !== undefined) projected.defaultMode = this.pod.defaultMode;
     const volume: Volume = existing ? { ...existing, projected } : { name, projected };
-    this.pod.setVolume(volume);
     const dir = this.addMount(name, joinPath(this.pod.root, 'envless'));
-    return (this.keys = dir === undefined ? REASON.noMountPath : new KeysVolume(volume, dir, this.pod, true));
+    if (dir === undefined) return (this.keys = REASON.noMountPath); // and no volume nothing mounts
+    this.pod.setVolume(volume);
+    return (this.keys = new KeysVolume(volume, dir, this.pod, true));
   }
 
   // ---- result -----------------------------------------------------------------------------------

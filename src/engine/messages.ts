@@ -77,6 +77,7 @@ export const REASON = {
   noVolume: 'no pod volume holds just these keys; cannot add one',
   volumeConflict: 'a volume with the name envless uses has other content',
   volumeShared: 'its envless volume is mounted by another container too',
+  volumeNested: 'a mount below its envless volume would hide a key',
   volumeMissing: 'its envless volume is mounted but missing from the pod',
   noMountPath: 'no usable mount path under the mount root',
 } as const;

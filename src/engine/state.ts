@@ -2,11 +2,14 @@
 // list, copied on first write so the input is never mutated.
 import { ANNOTATION, isTrue, keepEnvList, type Annotations } from './annotations.ts';
 import { literalAssessor, type LiteralAssessor } from './literals.ts';
-import { mountRootProblem, normalizePath } from './names.ts';
+import { mountRootProblem, normalizePath, SECRETS_DIR_PREFIX } from './names.ts';
 import { diffInto } from './diff.ts';
+import { nestedMountTops, servedAt } from './volumes.ts';
 import type { Conversion, EngineOptions, KeptReference, PatchOperation, PodSpec, Volume } from './types.ts';
 
 export const DEFAULT_MOUNT_ROOT = '/run/secrets';
+
+const NONE: readonly string[] = [];
 
 /**
  * File mode for the secret files envless mounts. 0400 (owner only) makes the files unreadable for
@@ -55,6 +58,14 @@ export class PodState {
   private readonly replaced = new Set<number>();
   private readonly index = new Map<string, number>();
   private mounters: Map<string, Set<string>> | undefined;
+  private regularMounts: Set<string> | undefined;
+  private addedSetUp: Set<string> | undefined;
+  /** Volume -> first segments of the kubelet's nested mount point directories in it (input). */
+  private nested: Map<string, Set<string>> | undefined;
+  private addedNested: Map<string, Set<string>> | undefined;
+  /** Volume -> relative paths of files containers read by path ('' for the whole volume). */
+  private readFiles: Map<string, string[]> | undefined;
+  private addedReads: Map<string, string[]> | undefined;
   /** Keys volume name -> the container that took it in this pass. */
   private readonly keysVolumeOwners = new Map<string, string>();
   private readonly spec: PodSpec;
@@ -81,6 +92,12 @@ export class PodState {
 
   readonly volumeByName = (name: string): Volume | undefined => this.volume(name);
 
+  /** The pod's securityContext (an empty object when it has none). */
+  get securityContext(): Record<string, unknown> {
+    const context = this.spec.securityContext;
+    return context && typeof context === 'object' && !Array.isArray(context) ? context : {};
+  }
+
   volumes(): readonly Volume[] {
     return this.volumeList;
   }
@@ -89,10 +106,116 @@ export class PodState {
     return this.copied;
   }
 
+  /**
+   * Whether a regular or init container of the input mounts the volume. Such a volume is set up
+   * for the running pod: its required secret and keys were there. One that no such container mounts
+   * is set up only when an ephemeral container mounts it, and a missing required secret then keeps
+   * that container from starting.
+   */
+  isSetUp(name: string): boolean {
+    return this.addedSetUp?.has(name) === true || this.setUpVolumes().has(name);
+  }
+
+  /** A regular or init container mounts the volume from this pass on. */
+  markSetUp(name: string): void {
+    (this.addedSetUp ??= new Set()).add(name);
+  }
+
+  private setUpVolumes(): Set<string> {
+    this.regularMounts ??= new Set(
+      [this.spec.initContainers, this.spec.containers].flatMap((group) =>
+        Array.isArray(group)
+          ? group.flatMap((c) =>
+              Array.isArray(c?.volumeMounts) ? c.volumeMounts.map((m) => String(m?.name)) : [],
+            )
+          : [],
+      ),
+    );
+    return this.regularMounts;
+  }
+
   /** Containers of the input spec that mount the volume. */
   mountersOf(name: string): ReadonlySet<string> {
     this.mounters ??= mountersOfVolumes(this.spec);
     return this.mounters.get(name) ?? new Set();
+  }
+
+  /**
+   * Whether the kubelet makes a directory named `top` inside `volume` for a nested mount (of the
+   * input, or of a mount added in this pass): a file of the volume under it is shown to no container.
+   */
+  hidesTop(volume: string, top: string): boolean {
+    return (
+      (this.addedNested?.get(volume)?.has(top) ?? false) ||
+      (this.inputNested().get(volume)?.has(top) ?? false)
+    );
+  }
+
+  /** Whether some container nests a mount below a mount of `volume` (see `hidesTop`). */
+  hasNestedMounts(volume: string): boolean {
+    return this.addedNested?.has(volume) === true || this.inputNested().has(volume);
+  }
+
+  /** A mount added in this pass nests below a mount of `volume`: the kubelet makes `top` there. */
+  addNestedTop(volume: string, top: string): void {
+    this.addedNested ??= new Map();
+    const set = this.addedNested.get(volume) ?? new Set<string>();
+    set.add(top);
+    this.addedNested.set(volume, set);
+  }
+
+  private inputNested(): Map<string, Set<string>> {
+    const spec = this.spec;
+    this.nested ??= nestedMountTops(
+      [spec.initContainers, spec.containers, spec.ephemeralContainers].flatMap((group) =>
+        Array.isArray(group) ? group : [],
+      ),
+    );
+    return this.nested;
+  }
+
+  /**
+   * Files of `volume` that some container reads by path: the targets of the `*_FILE` and
+   * `ENVLESS_SECRETS_DIR_*` variables of the input and of the files reused in this pass ('' when a
+   * container reads the whole volume as a directory). A mount nested in the volume must not hide
+   * them: the kubelet makes its mount point in the directory every container shares.
+   */
+  filesReadIn(volume: string): readonly string[] {
+    const input = this.inputReads().get(volume);
+    const added = this.addedReads?.get(volume);
+    return input && added ? [...input, ...added] : (input ?? added ?? NONE);
+  }
+
+  /** A container reads this file of `volume` from this pass on ('' for the whole volume). */
+  readFile(volume: string, relative: string): void {
+    this.addedReads ??= new Map();
+    const list = this.addedReads.get(volume);
+    if (list) list.push(relative);
+    else this.addedReads.set(volume, [relative]);
+  }
+
+  private inputReads(): Map<string, string[]> {
+    if (this.readFiles) return this.readFiles;
+    const reads = new Map<string, string[]>();
+    const spec = this.spec;
+    for (const group of [spec.initContainers, spec.containers, spec.ephemeralContainers]) {
+      if (!Array.isArray(group)) continue;
+      for (const container of group) {
+        if (!Array.isArray(container?.env) || !Array.isArray(container.volumeMounts)) continue;
+        for (const entry of container.env) {
+          const { name, value } = entry ?? {};
+          if (typeof name !== 'string' || typeof value !== 'string' || !value.startsWith('/')) continue;
+          if (!name.endsWith('_FILE') && !name.startsWith(SECRETS_DIR_PREFIX)) continue;
+          if (value.includes('$')) continue; // the kubelet expands it: not a path as written
+          const served = servedAt(value, container.volumeMounts);
+          if (!served) continue;
+          const list = reads.get(served.mount.name);
+          if (list) list.push(served.relative);
+          else reads.set(served.mount.name, [served.relative]);
+        }
+      }
+    }
+    return (this.readFiles = reads);
   }
 
   /**

@@ -3,14 +3,19 @@
 // mounts a container already has, to pick volumes for ephemeral containers without granting them
 // keys they could not read before, and to verify that every `X_FILE` resolves to exactly S/K.
 import { isWithin, normalizePath, normalizeRelative } from './names.ts';
-import type { KeyToPath, Volume, VolumeMount } from './types.ts';
+import type { Container, KeyToPath, Volume, VolumeMount } from './types.ts';
 
 /** A secret key as a file: where it comes from and whether its source is optional. */
 export interface SecretFile {
   readonly secret: string;
   readonly key: string;
   readonly optional: boolean;
+  /** The file's mode: the item's, else the volume's `defaultMode`, else the kubelet's 0644. */
+  readonly mode: number;
 }
+
+/** The kubelet's file mode for secret volumes that set none. */
+const DEFAULT_FILE_MODE = 0o644;
 
 /** One secret source of a volume: a `secret` volume, or one `secret` entry of a projected volume. */
 interface SecretSource {
@@ -18,6 +23,12 @@ interface SecretSource {
   readonly optional: boolean;
   /** Undefined: every key of the secret, each as a file named by its key at the volume root. */
   readonly items: readonly KeyToPath[] | undefined;
+  /** The volume's `defaultMode` (or the kubelet's), for files whose item sets none. */
+  readonly mode: number;
+}
+
+function modeOf(value: unknown): number {
+  return typeof value === 'number' ? value : DEFAULT_FILE_MODE;
 }
 
 /**
@@ -30,7 +41,14 @@ export function secretSourcesOf(volume: Volume | undefined): SecretSource[] | un
   const secret = volume.secret;
   if (secret && typeof secret === 'object') {
     if (typeof secret.secretName !== 'string' || !secret.secretName) return undefined;
-    return [{ secret: secret.secretName, optional: secret.optional === true, items: itemsOf(secret.items) }];
+    return [
+      {
+        secret: secret.secretName,
+        optional: secret.optional === true,
+        items: itemsOf(secret.items),
+        mode: modeOf(secret.defaultMode),
+      },
+    ];
   }
   const projected = volume.projected;
   if (projected && typeof projected === 'object' && Array.isArray(projected.sources)) {
@@ -39,7 +57,12 @@ export function secretSourcesOf(volume: Volume | undefined): SecretSource[] | un
       const ref = source?.secret;
       if (!ref || typeof ref !== 'object' || Object.keys(source).length !== 1) return undefined;
       if (typeof ref.name !== 'string' || !ref.name) return undefined;
-      sources.push({ secret: ref.name, optional: ref.optional === true, items: itemsOf(ref.items) });
+      sources.push({
+        secret: ref.name,
+        optional: ref.optional === true,
+        items: itemsOf(ref.items),
+        mode: modeOf(projected.defaultMode),
+      });
     }
     return sources;
   }
@@ -65,40 +88,83 @@ export function fileInVolume(volume: Volume | undefined, relative: string): Secr
     if (source.items) {
       for (const item of source.items) {
         if (relativeItemPath(item.path) === relative) {
-          found = { secret: source.secret, key: item.key, optional: source.optional };
+          const mode = typeof item.mode === 'number' ? item.mode : source.mode;
+          found = { secret: source.secret, key: item.key, optional: source.optional, mode };
           count++;
         }
       }
     } else if (!relative.includes('/')) {
-      found = { secret: source.secret, key: relative, optional: source.optional };
+      found = { secret: source.secret, key: relative, optional: source.optional, mode: source.mode };
       count++;
     }
   }
   return count === 1 ? found : undefined;
 }
 
+/** Separators in a normalized path: the runtime (containerd, CRI-O) mounts by this depth, stably. */
+function mountDepth(dir: string): number {
+  let depth = 0;
+  for (let i = 0; i < dir.length; i++) if (dir.charCodeAt(i) === 47 /* / */) depth++;
+  return depth;
+}
+
 /**
- * The mount that serves `path` in a container: the deepest mount at or above it (container runtimes
- * mount parents before children, so a nested mount hides what lies below it in its parent).
+ * The mount that serves `path` in a container. The runtime sorts mounts by depth (stable, so list
+ * order breaks ties) and a later mount hides what it covers. `/var/run` is `/run` in nearly every
+ * image, so a mount at `/var/run/x` covers `/run/x`; in an image without that symlink the deepest
+ * mount lexically above the path serves it. Both readings must agree, or the answer is undefined.
  */
 export function mountServing(
   path: string,
   mounts: readonly VolumeMount[],
 ): { mount: VolumeMount; dir: string } | undefined {
-  let best: { mount: VolumeMount; dir: string } | undefined;
+  const canonicalPath = canonicalDir(path);
+  let lexical: { mount: VolumeMount; dir: string } | undefined;
   let ties = 0;
+  let applied: { mount: VolumeMount; depth: number } | undefined;
   for (const mount of mounts) {
     if (typeof mount?.mountPath !== 'string') continue;
     const dir = normalizePath(mount.mountPath);
+    if (isWithin(canonicalPath, canonicalDir(dir))) {
+      const depth = mountDepth(dir);
+      if (!applied || depth >= applied.depth) applied = { mount, depth };
+    }
     if (!isWithin(path, dir)) continue;
-    if (!best || dir.length > best.dir.length) {
-      best = { mount, dir };
+    if (!lexical || dir.length > lexical.dir.length) {
+      lexical = { mount, dir };
       ties = 0;
-    } else if (dir.length === best.dir.length) {
+    } else if (dir.length === lexical.dir.length) {
       ties++;
     }
   }
-  return ties === 0 ? best : undefined;
+  return ties === 0 && lexical && applied?.mount === lexical.mount ? lexical : undefined;
+}
+
+/**
+ * True when the container sees the whole of `mount`'s volume at its path: no other mount lies at
+ * or below it, and none covers it (`/var/run` counted as `/run`).
+ */
+export function showsWholeVolume(mount: VolumeMount, mounts: readonly VolumeMount[]): boolean {
+  if (typeof mount?.mountPath !== 'string') return false;
+  const dir = normalizePath(mount.mountPath);
+  const canonical = canonicalDir(dir);
+  for (const other of mounts) {
+    if (other === mount || typeof other?.mountPath !== 'string') continue;
+    if (isWithin(canonicalDir(normalizePath(other.mountPath)), canonical)) return false;
+  }
+  return mountServing(dir, mounts)?.mount === mount;
+}
+
+/** The whole-volume mount that shows absolute `path`, and the path relative to its volume. */
+export function servedAt(
+  path: string,
+  mounts: readonly VolumeMount[],
+): { mount: VolumeMount; relative: string } | undefined {
+  const normalized = normalizePath(path);
+  const serving = mountServing(normalized, mounts);
+  if (!serving || serving.mount.subPath || serving.mount.subPathExpr) return undefined;
+  const relative = serving.dir === '/' ? normalized.slice(1) : normalized.slice(serving.dir.length + 1);
+  return { mount: serving.mount, relative };
 }
 
 /** Which secret key a container reads at absolute `path`, through its own mounts. */
@@ -107,11 +173,8 @@ export function resolveFile(
   mounts: readonly VolumeMount[],
   volumeByName: (name: string) => Volume | undefined,
 ): SecretFile | undefined {
-  const normalized = normalizePath(path);
-  const serving = mountServing(normalized, mounts);
-  if (!serving || serving.mount.subPath || serving.mount.subPathExpr) return undefined;
-  const relative = serving.dir === '/' ? normalized.slice(1) : normalized.slice(serving.dir.length + 1);
-  return fileInVolume(volumeByName(serving.mount.name), relative);
+  const served = servedAt(path, mounts);
+  return served && fileInVolume(volumeByName(served.mount.name), served.relative);
 }
 
 /** Secret access as a set: single keys (`S\0K`) and whole secrets. */
@@ -150,11 +213,16 @@ export function pathsOfKey(volume: Volume | undefined, secret: string, key: stri
 }
 
 /** True when the volume is exactly the whole of secret S (a directory of all its keys). */
-export function isWholeSecret(volume: Volume | undefined, secret: string): { optional: boolean } | undefined {
+export function isWholeSecret(
+  volume: Volume | undefined,
+  secret: string,
+): { optional: boolean; mode: number } | undefined {
   const sources = secretSourcesOf(volume);
   if (!sources || sources.length !== 1) return undefined;
   const [source] = sources;
-  return source && source.secret === secret && !source.items ? { optional: source.optional } : undefined;
+  return source && source.secret === secret && !source.items
+    ? { optional: source.optional, mode: source.mode }
+    : undefined;
 }
 
 /** A mount the container has, as seen when placing a new one. */
@@ -162,7 +230,10 @@ export interface MountSpot {
   readonly dir: string;
   /** Whether another mount may be placed below it (see `canHoldMounts`). */
   readonly holdsMounts: boolean;
-  /** Files of its volume known from `items` (relative paths): a nested mount must not cover them. */
+  /**
+   * Files of its volume known from `items` or read by path (relative paths; '' for the whole
+   * volume read as a directory): a nested mount must not cover them.
+   */
   readonly files: () => readonly string[];
 }
 
@@ -215,6 +286,40 @@ export function canHoldMounts(mount: VolumeMount, volume: Volume | undefined): b
   return volume.emptyDir !== undefined && volume.emptyDir !== null && mount.readOnly !== true;
 }
 
+/**
+ * The directories the kubelet makes inside secret, configMap, projected and downwardAPI volumes for
+ * nested mounts (getNestedMountpoints): for each mount of such a volume, one per mount of the same
+ * container that lies (lexically) below it. They live in the one volume directory every container
+ * shares, and a file or item of the same name is not shown there, to any of them. Volume name ->
+ * first path segments of those directories.
+ */
+export function nestedMountTops(containers: Iterable<Container | undefined>): Map<string, Set<string>> {
+  const tops = new Map<string, Set<string>>();
+  for (const container of containers) {
+    const mounts = Array.isArray(container?.volumeMounts) ? container.volumeMounts : [];
+    for (const mount of mounts) {
+      if (typeof mount?.mountPath !== 'string' || typeof mount.name !== 'string') continue;
+      const dir = normalizePath(mount.mountPath);
+      if (dir === '/') continue; // the kubelet looks below `dir + "/"`: nothing is below "//"
+      for (const other of mounts) {
+        if (typeof other?.mountPath !== 'string') continue;
+        const below = normalizePath(other.mountPath);
+        if (below === dir || !isWithin(below, dir)) continue;
+        const set = tops.get(mount.name) ?? new Set<string>();
+        set.add(topSegment(below.slice(dir.length + 1)));
+        tops.set(mount.name, set);
+      }
+    }
+  }
+  return tops;
+}
+
+/** The first segment of a relative path. */
+export function topSegment(relative: string): string {
+  const slash = relative.indexOf('/');
+  return slash === -1 ? relative : relative.slice(0, slash);
+}
+
 /** `/var/run` is a symlink to `/run` in nearly every image: the same directory for collisions. */
 function canonicalDir(path: string): string {
   if (path === '/var/run') return '/run';
@@ -240,7 +345,8 @@ export function isFreeMountDir(dir: string, spots: readonly MountSpot[], taken: 
     // /var/run alias), and only where nothing of the volume is in the way.
     if (!spot.holdsMounts || !isWithin(dir, spot.dir)) return false;
     const relative = dir.slice(spot.dir === '/' ? 1 : spot.dir.length + 1);
-    if (spot.files().some((file) => overlaps(file, relative))) return false;
+    // '' stands for the whole volume: a directory some container reads, where nothing may appear.
+    if (spot.files().some((file) => file === '' || overlaps(file, relative))) return false;
   }
   return !taken.some((path) => overlaps(canonicalDir(path), candidate));
 }
