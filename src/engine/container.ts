@@ -547,12 +547,13 @@ class ContainerRewrite {
   }
 
   /**
-   * Whether a file can stand in for a reference: an optional source would let the container start
-   * without a secret it required. (A whole secret does serve a required key: the kubelet checks the
-   * secret, not the key; see "Reuse before adding" in docs/engine.md.)
+   * Whether a file can stand in for a reference. A required reference keeps the container from
+   * starting when the secret or the key is missing; a file serves it only when the kubelet checks
+   * the same: a listed item of a required source. An optional source, or a whole secret (checked
+   * for existence, not for the key), would let the container start without the key it required.
    */
   private serves(file: SecretFile, optional: boolean): boolean {
-    return (optional || !file.optional) && this.canRead(file.mode);
+    return (optional || (!file.optional && file.listed)) && this.canRead(file.mode);
   }
 
   /**

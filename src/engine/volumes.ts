@@ -12,6 +12,11 @@ export interface SecretFile {
   readonly optional: boolean;
   /** The file's mode: the item's, else the volume's `defaultMode`, else the kubelet's 0644. */
   readonly mode: number;
+  /**
+   * Named by an `items` entry. The kubelet refuses to set up a volume whose required source lacks
+   * a listed key; a whole secret is checked for existence only, not for any one key.
+   */
+  readonly listed: boolean;
 }
 
 /** The kubelet's file mode for secret volumes that set none. */
@@ -89,12 +94,18 @@ export function fileInVolume(volume: Volume | undefined, relative: string): Secr
       for (const item of source.items) {
         if (relativeItemPath(item.path) === relative) {
           const mode = typeof item.mode === 'number' ? item.mode : source.mode;
-          found = { secret: source.secret, key: item.key, optional: source.optional, mode };
+          found = { secret: source.secret, key: item.key, optional: source.optional, mode, listed: true };
           count++;
         }
       }
     } else if (!relative.includes('/')) {
-      found = { secret: source.secret, key: relative, optional: source.optional, mode: source.mode };
+      found = {
+        secret: source.secret,
+        key: relative,
+        optional: source.optional,
+        mode: source.mode,
+        listed: false,
+      };
       count++;
     }
   }

@@ -531,7 +531,13 @@ describe("reusing the user's own secret volumes", () => {
           ],
         }),
       ],
-      { spec: { volumes: [{ name: 'db', secret: { secretName: 'db' } }] } },
+      {
+        spec: {
+          volumes: [
+            { name: 'db', secret: { secretName: 'db', items: [{ key: 'password', path: 'password' }] } },
+          ],
+        },
+      },
     );
     const result = convert(input);
     expect(envValue(findContainer(result.pod, 'app'), 'P_FILE')!.value).toBe('/opt/db/password');

@@ -450,45 +450,6 @@ function readableSecrets(p: Pod, c: Container, world: World, env: EffectiveEnv):
   return readable;
 }
 
-/**
- * True when a container failed only for required keys missing from existing Secrets, and the
- * rewritten container reads each of those keys as `X_FILE` from a whole-secret volume (no items).
- * The kubelet checks listed items when it sets a volume up, never that a whole Secret has a key,
- * so such a pod starts and the application finds no file. docs/engine.md ("Reuse before adding")
- * documents this deliberate choice: the oracle accepts it, and only it.
- */
-function documentedStart(p: Pod, q: Pod, world: World): boolean {
-  const regular = (x: Pod): Container[] => [...(x.spec?.initContainers ?? []), ...(x.spec?.containers ?? [])];
-  const after = regular(q);
-  for (const c of regular(p)) {
-    const env = effectiveEnv(c, world);
-    if (!env.failed) continue;
-    if (!env.missingKeys) return false;
-    const cQ = after.find((x) => x.name === c.name);
-    if (!cQ) return false;
-    for (const missing of env.missingKeys) {
-      const path = (cQ.env ?? []).find((e) => e.name === `${missing.variable}_FILE`)?.value;
-      if (!path || !servedByWholeSecret(q, cQ, path, missing.secret)) return false;
-    }
-  }
-  return true;
-}
-
-/** The file at `path` comes from a source of `secret` without items in the serving volume. */
-function servedByWholeSecret(p: Pod, c: Container, path: string, secret: string): boolean {
-  const target = alias(clean(path));
-  let winner: VolumeMount | undefined;
-  for (const mount of mountOrder(c)) if (within(target, alias(clean(mount.mountPath)))) winner = mount;
-  const volume = winner && volumeOf(p, winner.name);
-  if (!volume) return false;
-  const sources = volume.secret
-    ? [{ name: volume.secret.secretName, items: volume.secret.items }]
-    : (volume.projected?.sources ?? []).flatMap((s) =>
-        s.secret ? [{ name: s.secret.name, items: s.secret.items }] : [],
-      );
-  return sources.some((s) => s.name === secret && !(s.items && s.items.length > 0));
-}
-
 /** Why the pod's regular and init containers cannot start in this world, or undefined. */
 function podStartProblem(p: Pod, world: World): string | undefined {
   const regular = [...(p.spec?.initContainers ?? []), ...(p.spec?.containers ?? [])];
@@ -700,7 +661,7 @@ function judge(
     if (!ephemeralUpdate) {
       const p = podStartProblem(input, world);
       const q = podStartProblem(out, world);
-      if ((p === undefined) !== (q === undefined) && !(q === undefined && documentedStart(input, out, world)))
+      if ((p === undefined) !== (q === undefined))
         problems.push(`${at} pod start: before ${p ?? 'starts'}, after ${q ?? 'starts'}`);
       if (p !== undefined) continue; // nothing runs: nothing to compare
     } else if (podStartProblem(input, world) !== undefined) continue; // the pod would not be running
@@ -715,15 +676,7 @@ function judge(
       if (ephemeralUpdate) {
         const p = ephemeralStartProblem(input, cP, world);
         const q = ephemeralStartProblem(out, cQ, world);
-        const envP = effectiveEnv(cP, world);
-        const documented =
-          q === undefined &&
-          envP.missingKeys !== undefined &&
-          envP.missingKeys.every((m) => {
-            const path = (cQ.env ?? []).find((e) => e.name === `${m.variable}_FILE`)?.value;
-            return path !== undefined && servedByWholeSecret(out, cQ, path, m.secret);
-          });
-        if ((p === undefined) !== (q === undefined) && !documented)
+        if ((p === undefined) !== (q === undefined))
           problems.push(`${where}: start: before ${p ?? 'starts'}, after ${q ?? 'starts'}`);
       }
       const envP = effectiveEnv(cP, world);
@@ -1702,7 +1655,16 @@ describe('regressions: file modes', () => {
         {
           spec: {
             securityContext,
-            volumes: [{ name: 'db', secret: { secretName: 'db', defaultMode: 0o440 } }],
+            volumes: [
+              {
+                name: 'db',
+                secret: {
+                  secretName: 'db',
+                  defaultMode: 0o440,
+                  items: [{ key: 'password', path: 'password' }],
+                },
+              },
+            ],
           },
         },
       );
@@ -1713,17 +1675,20 @@ describe('regressions: file modes', () => {
   });
 });
 
-describe('the documented difference the oracle accepts', () => {
-  // docs/engine.md, "Reuse before adding": X_FILE points into the directory mounted for envFrom tls.
-  // A whole-secret volume is checked for the Secret, not the key: with tls lacking "crt", the pod
-  // starts (the file is missing) where the required secretKeyRef kept the container from starting.
-  it('reuses a whole-secret directory for a required key; a missing key then no longer blocks the start', () => {
+describe('a required key keeps blocking the start', () => {
+  // A whole-secret volume is checked for the Secret, not the key: X_FILE into the directory
+  // mounted for envFrom tls would let the pod start without "crt", where the required
+  // secretKeyRef kept the container from starting. The key gets its own listed item instead.
+  it('does not serve a required key from a whole-secret directory; an optional one may', () => {
     const input = pod([container('app', [keyRef('CRT', 'tls', 'crt')], { envFrom: [secretRef('tls')] })]);
     const noKey = world({ tls: ['key'] });
     const result = convert(input, {}, [noKey]);
-    expect(env(result.pod, 'app', 'CRT_FILE')).toBe('/run/secrets/tls/crt');
+    expect(env(result.pod, 'app', 'CRT_FILE')).toBe('/run/secrets/envless/tls/crt');
     expect(podStartProblem(input, noKey)).toBeDefined();
-    expect(podStartProblem(result.pod, noKey)).toBeUndefined();
-    expect(documentedStart(input, result.pod, noKey)).toBe(true);
+    expect(podStartProblem(result.pod, noKey)).toBeDefined();
+    const optional = pod([
+      container('app', [keyRef('CRT', 'tls', 'crt', true)], { envFrom: [secretRef('tls')] }),
+    ]);
+    expect(env(convert(optional, {}, [noKey]).pod, 'app', 'CRT_FILE')).toBe('/run/secrets/tls/crt');
   });
 });

@@ -787,7 +787,9 @@ describe('ephemeral containers (pods/ephemeralcontainers)', () => {
     const before = running();
     const updated = clone(before);
     updated.spec!.ephemeralContainers = [
-      container('debug', [keyRef('P', 'db', 'password'), keyRef('B', 'bulk', 'x')], {
+      // B is optional: a whole-secret volume cannot stand in for a required key (the kubelet
+      // checks the Secret, not the key), and an ephemeral container gets no new volume.
+      container('debug', [keyRef('P', 'db', 'password'), keyRef('B', 'bulk', 'x', true)], {
         envFrom: [secretRef('bulk')],
       }),
       container('narrow', [keyRef('U', 'db', 'user')]),

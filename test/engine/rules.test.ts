@@ -234,20 +234,39 @@ describe('leaving variables alone', () => {
 });
 
 describe('reusing mounts the container already has', () => {
-  it('points X_FILE into a whole-secret directory the container mounts for envFrom', () => {
-    const c = container('app', [keyRef('X', 'bulk', 'key')], { envFrom: [{ secretRef: { name: 'bulk' } }] });
+  it('points an optional X_FILE into a whole-secret directory the container mounts for envFrom', () => {
+    const c = container('app', [keyRef('X', 'bulk', 'key', true)], {
+      envFrom: [{ secretRef: { name: 'bulk' } }],
+    });
     const result = run(pod([c]));
     expect(envValue(findContainer(result.pod, 'app'), 'X_FILE')?.value).toBe('/run/secrets/bulk/key');
     expect(result.pod.spec!.volumes).toHaveLength(1);
   });
 
-  it("points X_FILE into the user's own secret volume mount", () => {
+  // The kubelet checks that a whole secret exists, not that it has the key: a required reference
+  // would no longer keep the container from starting without its key. It gets a listed item.
+  it('gives a required key its own listed item rather than a whole-secret directory', () => {
+    const c = container('app', [keyRef('X', 'bulk', 'key')], { envFrom: [{ secretRef: { name: 'bulk' } }] });
+    const result = run(pod([c]));
+    expect(envValue(findContainer(result.pod, 'app'), 'X_FILE')?.value).toBe('/run/secrets/envless/bulk/key');
+    const keys = result.pod.spec!.volumes!.find((v) => v.projected)!;
+    expect(keys.projected!.sources).toEqual([
+      { secret: { name: 'bulk', items: [{ key: 'key', path: 'bulk/key' }] } },
+    ]);
+  });
+
+  it("points X_FILE into the user's own secret volume mount when it lists the key", () => {
     const c = container('app', [keyRef('X', 'tls', 'tls.key')], {
       volumeMounts: [{ name: 'certs', mountPath: '/etc/tls', readOnly: true }],
     });
-    const result = run(pod([c], { spec: { volumes: [{ name: 'certs', secret: { secretName: 'tls' } }] } }));
+    const listed = { secretName: 'tls', items: [{ key: 'tls.key', path: 'tls.key' }] };
+    const result = run(pod([c], { spec: { volumes: [{ name: 'certs', secret: listed }] } }));
     expect(envValue(findContainer(result.pod, 'app'), 'X_FILE')?.value).toBe('/etc/tls/tls.key');
     expect(result.pod.spec!.volumes).toHaveLength(1);
+    const whole = run(pod([c], { spec: { volumes: [{ name: 'certs', secret: { secretName: 'tls' } }] } }));
+    expect(envValue(findContainer(whole.pod, 'app'), 'X_FILE')?.value).toBe(
+      '/run/secrets/envless/tls/tls.key',
+    );
   });
 
   it('does not reuse an optional user volume for a required reference', () => {
