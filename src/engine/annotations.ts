@@ -88,3 +88,29 @@ export function mergeRecord(
   }
   return JSON.stringify(out);
 }
+
+/** The API server refuses a pod whose annotations (keys and values, in bytes) exceed 256 KiB. */
+const ANNOTATIONS_LIMIT = 256 * 1024;
+/** The record is informational: it never takes more than this, whatever room is left. */
+const RECORD_LIMIT = 32 * 1024;
+
+/**
+ * The record as it can be written next to the pod's other annotations: in full when it fits;
+ * else a count for each container with more than ten entries (thousands of long names); else undefined, and the annotation is
+ * left as it was. A record the API server refused would refuse the whole pod.
+ */
+export function recordWithinLimits(record: string, annotations: Annotations): string | undefined {
+  let others = 0;
+  for (const [key, value] of Object.entries(annotations)) {
+    if (key !== ANNOTATION.converted && typeof value === 'string')
+      others += Buffer.byteLength(key) + Buffer.byteLength(value);
+  }
+  const budget = Math.min(RECORD_LIMIT, ANNOTATIONS_LIMIT - others - ANNOTATION.converted.length);
+  if (Buffer.byteLength(record) <= budget) return record;
+  const counts: ConversionRecord = {};
+  for (const [container, entries] of Object.entries(parseRecord(record)))
+    counts[container] =
+      entries.length <= 10 ? entries : [`${entries.length} conversions (too many to list here)`];
+  const summary = JSON.stringify(counts);
+  return Buffer.byteLength(summary) <= budget ? summary : undefined;
+}

@@ -7,6 +7,7 @@ import {
   isOptedOut,
   mergeRecord,
   parseRecord,
+  recordWithinLimits,
 } from './annotations.ts';
 import { rewriteContainer } from './container.ts';
 import { PodState } from './state.ts';
@@ -128,8 +129,8 @@ export function rewritePodTemplate(
   let newMetadata = metadata;
   if (!ephemeralOnly && pod.record.size > 0) {
     const previous = annotations[ANNOTATION.converted];
-    const record = mergeRecord(parseRecord(previous), pod.record);
-    if (record !== previous) {
+    const record = recordWithinLimits(mergeRecord(parseRecord(previous), pod.record), annotations);
+    if (record !== undefined && record !== previous) {
       const newAnnotations = { ...annotations, [ANNOTATION.converted]: record };
       newMetadata = { ...(isObject(metadata) ? metadata : {}), annotations: newAnnotations };
       // First, as a diff of the whole object would list it.

@@ -97,6 +97,43 @@ describe('the envless.dev/converted annotation', () => {
   });
 });
 
+describe('the envless.dev/converted annotation within the API server limits', () => {
+  // The API server refuses a pod whose annotations exceed 256 KiB: a record listing thousands of
+  // long names (or one next to large annotations of the user's) would refuse the whole pod.
+  const many = (count: number) =>
+    container(
+      'app',
+      Array.from({ length: count }, (_, i) => keyRef(`${'A'.repeat(100)}_${i}`, 's', `k${i}`)),
+    );
+  const bytes = (p: Pod) =>
+    Object.entries(p.metadata?.annotations ?? {}).reduce(
+      (sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v),
+      0,
+    );
+
+  it('lists a count per container when the names do not fit, and stays idempotent', () => {
+    const result = run(pod([many(2500), container('side', [keyRef('T', 'tok', 'token')])]));
+    expect(result.conversions).toHaveLength(2501);
+    expect(JSON.parse(result.pod.metadata!.annotations!['envless.dev/converted']!)).toEqual({
+      app: ['2500 conversions (too many to list here)'],
+      side: ['T'],
+    });
+    expect(bytes(result.pod)).toBeLessThanOrEqual(256 * 1024);
+    expect(run(result.pod).patch).toEqual([]);
+  });
+
+  it('leaves the annotation out rather than pass the limit next to large annotations', () => {
+    const big = { 'example.com/blob': 'x'.repeat(256 * 1024 - 40) };
+    const result = run(
+      pod([container('app', [keyRef('DB_PASSWORD', 'db', 'password')])], { annotations: big }),
+    );
+    expect(envValue(findContainer(result.pod, 'app'), 'DB_PASSWORD_FILE')).toBeDefined();
+    expect(Object.keys(result.pod.metadata!.annotations!)).toEqual(['example.com/blob']);
+    expect(result.patch.some((op) => op.path.startsWith('/metadata'))).toBe(false);
+    expect(run(result.pod).patch).toEqual([]);
+  });
+});
+
 describe('idempotence and reinvocation', () => {
   it('a second pass over its own output changes nothing', () => {
     const first = run(basic());
