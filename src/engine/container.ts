@@ -87,6 +87,18 @@ function alwaysDefines(entry: EnvVar): boolean {
 
 const NO_NAMES: ReadonlySet<string> = new Set();
 
+/**
+ * The names the kubelet gives Service link variables (pkg/kubelet/envvars): `<SVC>_SERVICE_HOST`,
+ * `<SVC>_SERVICE_PORT[_<PORT NAME>]`, and Docker-link style `<SVC>_PORT`,
+ * `<SVC>_PORT_<n>_<PROTO>[_PROTO|_PORT|_ADDR]`. The `kubernetes` Service's are always added.
+ */
+const SERVICE_LINK_NAME =
+  /^[A-Z0-9_]+_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)?)$/;
+
+function isServiceLinkName(name: string): boolean {
+  return SERVICE_LINK_NAME.test(name);
+}
+
 function analyseReferences(container: Container, env: readonly EnvVar[]): References {
   // Most containers refer to nothing: the sets are made on the first reference.
   let all: Set<string> | undefined;
@@ -504,6 +516,10 @@ class ContainerRewrite {
     // An explicit env entry overrides the same name from envFrom; removing it would expose the
     // envFrom value (a ConfigMap's, say): the variable would change instead of disappearing.
     if (envFromRemains && !this.pod.allowShadowing) return REASON.shadowed;
+    // It also overrides a Service link of that name: without it, DB_PORT would become `tcp://...`
+    // of a Service named db. Services are unknown at admission: the name decides.
+    if (isServiceLinkName(variable) && (this.pod.serviceLinks || variable.startsWith('KUBERNETES_')))
+      return REASON.serviceLink;
     return undefined;
   }
 

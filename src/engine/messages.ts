@@ -71,6 +71,7 @@ export const REASON = {
   fileVariableSet: 'its _FILE variable is already set or used',
   nameReserved: 'its name is the _FILE or ENVLESS_SECRETS_DIR_ name of another secret',
   shadowed: 'envFrom may define it too (envless.dev/allow-envfrom-shadowing)',
+  serviceLink: 'named like a Service link variable, which would take its place (enableServiceLinks)',
   earlierEnvFrom: 'earlier envFrom may share keys (envless.dev/allow-envfrom-shadowing)',
   envFromReferenced: 'a $(NAME) reference may resolve from it',
   dirVariableSet: 'its ENVLESS_SECRETS_DIR_ variable is set, used or taken',

@@ -92,6 +92,11 @@ export class PodState {
 
   readonly volumeByName = (name: string): Volume | undefined => this.volume(name);
 
+  /** The kubelet adds Service link variables (`DB_PORT`, `DB_SERVICE_HOST`...) unless this is false. */
+  get serviceLinks(): boolean {
+    return this.spec.enableServiceLinks !== false;
+  }
+
   /** The pod's securityContext (an empty object when it has none). */
   get securityContext(): Record<string, unknown> {
     const context = this.spec.securityContext;

@@ -205,6 +205,42 @@ describe('idempotence and reinvocation', () => {
 });
 
 describe('leaving variables alone', () => {
+  // With Service links on (the default), the kubelet adds DB_PORT=tcp://10.96.0.5:5432 for a
+  // Service named db; an explicit env entry overrides it. Removing env[DB_PORT] would hand the app
+  // the Service's address instead of the secret's value.
+  it('keeps a variable named like a Service link unless enableServiceLinks is false', () => {
+    const links = ['DB_PORT', 'DB_SERVICE_HOST', 'DB_SERVICE_PORT_HTTP_API', 'DB_PORT_5432_TCP_ADDR'];
+    const refs = [...links, 'DB_PASSWORD', 'PORT', 'DB_PORTAL_TOKEN'].map((name, i) =>
+      keyRef(name, 'db', `k${i}`),
+    );
+    const on = run(pod([container('app', refs)]));
+    const app = findContainer(on.pod, 'app');
+    for (const name of links) {
+      expect(envValue(app, name)?.valueFrom, name).toBeDefined();
+      expect(on.kept).toContainEqual(
+        expect.objectContaining({
+          container: 'app',
+          variable: name,
+          reason: expect.stringContaining('Service link'),
+        }),
+      );
+    }
+    for (const name of ['DB_PASSWORD', 'PORT', 'DB_PORTAL_TOKEN'])
+      expect(envValue(app, `${name}_FILE`), name).toBeDefined();
+    expect(on.warnings.join('\n')).toContain('Service link');
+
+    const off = run(pod([container('app', refs)], { spec: { enableServiceLinks: false } }));
+    for (const name of links)
+      expect(envValue(findContainer(off.pod, 'app'), `${name}_FILE`), name).toBeDefined();
+    // The kubernetes Service's links are added whatever enableServiceLinks says.
+    const api = run(
+      pod([container('app', [keyRef('KUBERNETES_SERVICE_HOST', 'k', 'h')])], {
+        spec: { enableServiceLinks: false },
+      }),
+    );
+    expect(api.patch).toEqual([]);
+  });
+
   it('keeps X when X_FILE is already set in the container', () => {
     const result = run(pod([container('app', [keyRef('X', 's', 'k'), literal('X_FILE', '/custom/path')])]));
     expect(result.patch).toEqual([]);
