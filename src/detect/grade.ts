@@ -62,6 +62,18 @@ export function assessVariable(
   options: NameOptions = {},
 ): Assessment | undefined {
   const nameInfo = analyzeName(name, options);
+  // A credential pasted where the name goes (a bare compose list item, a wrong separator).
+  const inName = findSecretsInText(name)[0];
+  if (inName) {
+    return {
+      severity: 'error',
+      because: 'value',
+      reason: `the name holds a ${inName.description}`,
+      secret: inName.secret,
+      match: inName,
+      name: nameInfo,
+    };
+  }
   if (value !== undefined) {
     const match = findSecretsInText(value)[0];
     // A credential-shaped value is a secret whatever the name (the allow list is about names).

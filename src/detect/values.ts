@@ -112,6 +112,8 @@ export function findSecretsInText(text: string): SecretMatch[] {
     regex.lastIndex = 0;
     for (let m = regex.exec(text); m; m = regex.exec(text)) {
       const secret = m[1]!;
+      // `PASSWORD=$(cat /run/secrets/pw)`, `` pwd=`cat f` ``: read at run time, nothing written here.
+      if (/^(?:\$[({A-Za-z_]|`)/.test(secret)) continue;
       if (classifyLiteral(decodeURIComponentSafe(secret)) !== 'literal') continue;
       const start = m.index + m[0].lastIndexOf(secret);
       const isUrl = regex === URL_CREDENTIALS;

@@ -12,6 +12,11 @@ export interface FingerprintInput {
   readonly key?: string;
   /** Non-secret text identifying the occurrence when there is no key (see RawFinding.anchor). */
   readonly anchor?: string;
+  /**
+   * What kind of value was found, never the value: a provider id (`github-token`) or `placeholder`.
+   * A baselined `ENV DB_PASSWORD=changeme` then does not hide a real token written there later.
+   */
+  readonly valueClass?: string;
   readonly line?: number;
   readonly column?: number;
 }
@@ -34,7 +39,13 @@ export function normalizeFilePath(file: string): string {
  */
 export function fingerprintFindings(raw: readonly FingerprintInput[]): string[] {
   const identities = raw.map((finding) =>
-    [RECIPE, finding.ruleId, normalizeFilePath(finding.file), finding.key ?? finding.anchor ?? ''].join('\0'),
+    [
+      RECIPE,
+      finding.ruleId,
+      normalizeFilePath(finding.file),
+      finding.key ?? finding.anchor ?? '',
+      ...(finding.valueClass ? [finding.valueClass] : []),
+    ].join('\0'),
   );
   const inFileOrder = raw
     .map((finding, index) => ({ index, line: finding.line ?? 0, column: finding.column ?? 0 }))

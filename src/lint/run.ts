@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { NameOptions } from '../detect/index.ts';
+import { classifyLiteral, findSecretsInText, type NameOptions } from '../detect/index.ts';
 import { checkCompose } from './compose/check.ts';
 import {
   classifyByContent,
@@ -269,6 +269,14 @@ function checkInWorker(candidates: readonly Candidate[], settings: LintSettings)
 
 const noGit: GitFacts = { isTracked: () => undefined, isIgnored: () => undefined };
 
+/** The kind of a finding's secret for its fingerprint: a provider id, `placeholder`, or nothing. */
+function valueClass(secret: string | undefined): string | undefined {
+  if (!secret) return undefined;
+  const match = findSecretsInText(secret)[0];
+  if (match) return match.provider;
+  return classifyLiteral(secret) === 'placeholder' ? 'placeholder' : undefined;
+}
+
 function finish(results: readonly FileResult[], settings: LintSettings): LintOutcome {
   let suppressed = 0;
   let parseErrors = 0;
@@ -294,6 +302,7 @@ function finish(results: readonly FileResult[], settings: LintSettings): LintOut
       file: displayPath,
       key: raw.key,
       anchor: raw.anchor,
+      valueClass: valueClass(raw.secret),
       line: raw.line,
       column: raw.column,
     })),

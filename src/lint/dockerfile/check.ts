@@ -19,7 +19,12 @@ export const checkDockerfile: Checker = (ctx) => {
     const target = instruction.keyword === 'ONBUILD' ? instruction.inner : instruction;
     if (target) checkInstruction(ctx, target, { skipped, prefix: target === instruction ? '' : 'ONBUILD ' });
     for (const heredoc of instruction.heredocs) {
-      for (const finding of heredocSecrets(instruction, heredoc, target?.keyword ?? instruction.keyword))
+      for (const finding of heredocSecrets(
+        instruction,
+        heredoc,
+        target?.keyword ?? instruction.keyword,
+        ctx.names,
+      ))
         ctx.report(finding);
     }
   }
@@ -50,7 +55,7 @@ function checkInstruction(ctx: CheckContext, instruction: Instruction, scope: Sc
       for (const finding of copiedSecretFiles(instruction, scope.prefix)) ctx.report(finding);
       break;
   }
-  for (const finding of instructionSecrets(instruction, scope.prefix)) ctx.report(finding);
+  for (const finding of instructionSecrets(instruction, scope.prefix, ctx.names)) ctx.report(finding);
 }
 
 /**

@@ -140,12 +140,58 @@ export function skippedVariableSecret(
   );
 }
 
+// `export DB_PASSWORD=hunter2`, `DB_PASSWORD=hunter2 ./migrate`, `//host/:_authToken=...` in a
+// shell command: an assignment where a command starts (not `echo KEY=x`, an argument). The name
+// is group 1, the value (unquoted, or quoted) group 2. A lower-case one-word name (`key=...` in a
+// loop over GPG key ids) is a shell local, not an environment variable.
+const SHELL_ASSIGNMENT =
+  /(?:^\s*(?:--\S+\s+)*|[;&|(\n]\s*|\b(?:export|local|readonly|declare|env)\s+(?:-\w+\s+)*|\/:)(?:[A-Za-z_][A-Za-z0-9_]*=(?:"[^"]*"|'[^']*'|[^\s;&|()'"]*)\s+)*([A-Za-z_][A-Za-z0-9_]*)=("[^"$`]*"|'[^']*'|[^\s;&|()'"`$]+)(?=$|[\s;&|)"'])/g;
+
+/**
+ * A literal assigned to a secret-named shell variable in a RUN command or script. Values built
+ * from `$VAR`, `$(cat /run/secrets/x)` or backticks read the secret at build time: not flagged.
+ */
+function shellAssignments(text: string, names: NameOptions): SecretMatch[] {
+  if (!text.includes('=')) return [];
+  const found: SecretMatch[] = [];
+  SHELL_ASSIGNMENT.lastIndex = 0;
+  for (let m = SHELL_ASSIGNMENT.exec(text); m; m = SHELL_ASSIGNMENT.exec(text)) {
+    const name = analyzeName(m[1]!, names);
+    const value = m[2]!.replace(/^(["'])(.*)\1$/s, '$2');
+    if (/^[a-z]+$/.test(m[1]!) || !name.secret || value.length < 4) continue;
+    if (classifyLiteral(value) !== 'literal') continue;
+    const start = m.index + m[0].length - m[2]!.length + (value === m[2] ? 0 : 1);
+    found.push({
+      provider: 'shell-assignment',
+      description: `secret assigned to ${m[1]} (the name says ${name.reason})`,
+      start,
+      end: start + value.length,
+      secret: value,
+    });
+  }
+  return found;
+}
+
+/** Provider-shaped secrets, then secret-named shell assignments that overlap none of them. */
+function commandSecrets(text: string, keyword: string, names: NameOptions): SecretMatch[] {
+  const found = findSecretsInText(text);
+  if (keyword !== 'RUN') return found;
+  const extra = shellAssignments(text, names).filter(
+    (a) => !found.some((f) => a.start < f.end && f.start < a.end),
+  );
+  return [...found, ...extra].sort((a, b) => a.start - b.start);
+}
+
 /** Secrets anywhere in the text of an instruction after its keyword (RUN, CMD, ADD, ...). */
-export function instructionSecrets(instruction: Instruction, prefix: string): RawFinding[] {
+export function instructionSecrets(
+  instruction: Instruction,
+  prefix: string,
+  names: NameOptions = {},
+): RawFinding[] {
   const source = instruction.source;
   const from = instruction.afterKeyword;
   const text = source.text.slice(from);
-  return findSecretsInText(text).map((match) =>
+  return commandSecrets(text, instruction.keyword, names).map((match) =>
     finding(
       match,
       positionAt(source, from + match.start),
@@ -157,12 +203,17 @@ export function instructionSecrets(instruction: Instruction, prefix: string): Ra
 }
 
 /** Secrets in heredoc bodies: a RUN script is stored in the history, a COPY body in a layer. */
-export function heredocSecrets(instruction: Instruction, heredoc: Heredoc, keyword: string): RawFinding[] {
+export function heredocSecrets(
+  instruction: Instruction,
+  heredoc: Heredoc,
+  keyword: string,
+  names: NameOptions = {},
+): RawFinding[] {
   const where =
     keyword === 'RUN'
       ? 'the script is stored in the image history'
       : 'the content is copied into an image layer';
-  return findSecretsInText(heredoc.body).map((match) =>
+  return commandSecrets(heredoc.body, keyword, names).map((match) =>
     finding(
       match,
       positionInHeredoc(heredoc, match.start),

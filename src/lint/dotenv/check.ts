@@ -3,7 +3,7 @@
 // and must hold only empty values or placeholders.
 import { analyzeName, classifyLiteral, findSecretsInText, looksRandom } from '../../detect/index.ts';
 import type { Checker, CheckContext } from '../types.ts';
-import { parseDotenv, type DotenvEntry } from './parse.ts';
+import { parseDotenv, type DotenvEntry, type DotenvProblem } from './parse.ts';
 
 const EXAMPLE_NAME = /(?:^|[._-])(?:example|sample|template|dist|defaults?|tmpl|tpl|skel)(?:\.|$)/i;
 
@@ -22,8 +22,34 @@ function heldSecret(entry: DotenvEntry, ctx: CheckContext, strict: boolean): str
   return !strict || looksRandom(entry.value) ? entry.value : undefined;
 }
 
+/**
+ * Credentials on lines that are no assignment (a token pasted on its own line, a key quoted by
+ * mistake: `'API_KEY=...`): compose refuses such a file, but the secret is in it all the same.
+ */
+function strayEntries(text: string, problems: readonly DotenvProblem[]): DotenvEntry[] {
+  const lines = text.replace(/\r\n?/g, '\n').split('\n');
+  return problems.flatMap(({ line }) => {
+    const lineText = lines[line - 1] ?? '';
+    if (line === 1 && lineText.charCodeAt(0) === 0xfeff) return [];
+    return findSecretsInText(lineText).map((match) => ({
+      key:
+        lineText
+          .slice(0, match.start)
+          .trim()
+          .replace(/^export\s+/, '') || match.secret,
+      value: match.secret,
+      line,
+      column: match.start + 1,
+      valueLine: line,
+      valueColumn: match.start + 1,
+    }));
+  });
+}
+
 export const checkDotenv: Checker = (ctx) => {
-  const entries = parseDotenv(ctx.file.text);
+  const problems: DotenvProblem[] = [];
+  const entries = parseDotenv(ctx.file.text, problems);
+  entries.push(...strayEntries(ctx.file.text, problems));
   const base = ctx.file.displayPath.slice(ctx.file.displayPath.lastIndexOf('/') + 1);
   if (isExampleEnvFile(base)) {
     for (const entry of entries) {
