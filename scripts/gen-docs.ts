@@ -10,10 +10,17 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const START = '<!-- rules-table -->';
 const END = '<!-- /rules-table -->';
 
+/** The anchor GitHub (and most renderers) give a heading: lower case, punctuation but `-` dropped. */
+function headingAnchor(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 _-]/g, '')
+    .replace(/ /g, '-');
+}
+
 export function rulesTable(): string {
   const rows = RULES.map(
-    (r) =>
-      `| [\`${r.id}\`](docs/rules.md#${r.id.replace(/[^a-z0-9]+/g, '-')}) | ${r.severity} | ${r.description} |`,
+    (r) => `| [\`${r.id}\`](docs/rules.md#${headingAnchor(r.id)}) | ${r.severity} | ${r.description} |`,
   );
   return [START, '', '| rule | default | finds |', '|---|---|---|', ...rows, '', END].join('\n');
 }

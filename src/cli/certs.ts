@@ -21,8 +21,9 @@ export const CERTS_HELP = `Usage: envless certs bootstrap --secret NAME --webhoo
 Self-managed TLS for the webhook (see docs/certificates.md). bootstrap makes sure the Secret holds
 an ECDSA P-256 CA and a serving certificate for the Service's DNS names, renews what is due and
 patches caBundle into the webhooks of the MutatingWebhookConfiguration that call the Service (or
-a URL; webhooks calling another Service are left alone); running it again changes nothing. rotate-ca stages a new CA (caBundle then holds the new and the old CA); webhooks running
-with --cert-secret serve a certificate signed by it once the API server trusts it.
+a URL; webhooks calling another Service are left alone); running it again changes nothing.
+rotate-ca stages a new CA (caBundle then holds the new and the old CA); webhooks running with
+--cert-secret serve a certificate signed by it once the API server trusts it.
 
 Options (environment variable in brackets):
       --secret NAME          the Secret (kubernetes.io/tls; keys ca.crt, ca.key, tls.crt, tls.key)
@@ -31,7 +32,8 @@ Options (environment variable in brackets):
                              own) [ENVLESS_CERT_NAMESPACE]
       --webhook-config NAME  MutatingWebhookConfiguration to patch [ENVLESS_WEBHOOK_CONFIG]
       --service NAME         the webhook's Service [ENVLESS_SERVICE]
-      --extra-sans LIST      more DNS names or IP addresses, comma-separated [ENVLESS_CERT_EXTRA_SANS]
+      --extra-sans LIST      more DNS names or IP addresses, comma-separated
+                             [ENVLESS_CERT_EXTRA_SANS]
       --lifetime D           serving certificate lifetime (default 24h) [ENVLESS_CERT_LIFETIME]
       --ca-lifetime D        CA lifetime (default 3650d) [ENVLESS_CERT_CA_LIFETIME]
       --renew-fraction F     renew when less than F of the lifetime remains (default 0.1)

@@ -64,17 +64,20 @@ function parse(args: string[]) {
 
 /** The kind of file envless lints that `path` already is, if any (a report is none). */
 function isLintTarget(path: string): string | undefined {
+  // By name, whether or not the file exists: a report written to `compose.override.yaml` would be
+  // linted as a compose file next time (a parse error).
+  const byName = classifyByName(path);
+  if (byName === 'dockerfile') return 'Dockerfile';
+  if (byName === 'compose') return 'compose file';
+  if (byName === 'dotenv') return 'dotenv file';
+  if (byName !== 'manifest-candidate') return undefined;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch {
     return undefined; // new, or unreadable: the write reports it
   }
-  const byName = classifyByName(path);
-  if (byName === 'dockerfile') return 'Dockerfile';
-  if (byName === 'compose') return 'compose file';
-  if (byName === 'dotenv') return 'dotenv file';
-  return byName === 'manifest-candidate' && looksLikeManifest(text) ? 'Kubernetes manifest' : undefined;
+  return looksLikeManifest(text) ? 'Kubernetes manifest' : undefined;
 }
 
 export async function runLint(args: string[], io: CliIO): Promise<number> {
@@ -95,7 +98,9 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
   // before any work.
   const outputKind = values.output === undefined ? undefined : isLintTarget(resolve(io.cwd, values.output));
   if (outputKind !== undefined)
-    throw usageError(`-o ${values.output}: the file is a ${outputKind}, not a report; nothing written`);
+    throw usageError(
+      `-o ${values.output}: that is a ${outputKind} (by name or content), not a report; nothing written`,
+    );
   const config = loadConfig(io.cwd, values.config === undefined ? undefined : resolve(io.cwd, values.config));
   if (values.fix) {
     if (stdinCount > 0) throw usageError('--fix rewrites files and cannot be used with "-" (standard input)');

@@ -31,6 +31,7 @@ Commands:
   webhook               run the Kubernetes admission webhook (HTTPS); \`envless webhook --help\`
   certs bootstrap       create or renew the webhook's CA and serving certificate in a Secret and
                         patch caBundle (install jobs); \`envless certs --help\`
+  certs rotate-ca       stage a new CA for the webhook's certificates
   k8s audit             list workloads that get secrets through env vars, and what the webhook
                         would change (current kubeconfig); \`envless k8s audit --help\`
   docker secrets sync   create Swarm secrets from a .env file, rotating services onto new values

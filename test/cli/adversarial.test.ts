@@ -205,6 +205,13 @@ describe('envless lint / lint-compose: flags, config and output files', () => {
       expect(r.stderr).toMatch(/not a report; nothing written/);
       expect(readFileSync(join(work, target), 'utf8')).toBe(before);
     }
+    // Nor writes a report under a name the next run would lint (and fail to parse).
+    for (const name of ['lint-o/compose.override.yaml', 'lint-o/.env.prod', 'lint-o/Dockerfile.report']) {
+      const r = run(['lint', '-o', name, 'lint-o']);
+      expect(r.status, name).toBe(2);
+      expect(r.stderr).toMatch(/not a report; nothing written/);
+      expect(existsSync(join(work, name)), name).toBe(false);
+    }
     // A report from an earlier run is replaced as usual.
     const report = file('lint-o/report.json', '{"findings": []}');
     expect(run(['lint', '--format', 'json', '-o', report, 'lint-o']).status).toBe(1);
