@@ -8,6 +8,8 @@ export interface CliIO {
   writeOut(text: string): void;
   writeErr(text: string): void;
   readStdin(): Promise<string>;
+  /** Standard input as bytes, for commands that must refuse text that is not UTF-8. */
+  readStdinBytes?(): Promise<Uint8Array>;
 }
 
 let stdoutClosed = false;
@@ -28,6 +30,12 @@ function guardStdout(): void {
   });
 }
 
+async function stdinBytes(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 export function processIO(): CliIO {
   guardStdout();
   return {
@@ -38,11 +46,8 @@ export function processIO(): CliIO {
       if (!stdoutClosed) process.stdout.write(text);
     },
     writeErr: (text) => void process.stderr.write(text),
-    readStdin: async () => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
-    },
+    readStdin: async () => (await stdinBytes()).toString('utf8'),
+    readStdinBytes: stdinBytes,
   };
 }
 

@@ -128,7 +128,10 @@ function invalidUtf8Position(bytes: Uint8Array): string {
 }
 
 export async function readInput(file: string, io: CliIO): Promise<{ label: string; text: string }> {
-  if (file === '-') return { label: '<stdin>', text: await io.readStdin() };
+  if (file === '-') {
+    if (!io.readStdinBytes) return { label: '<stdin>', text: await io.readStdin() };
+    return { label: '<stdin>', text: strictUtf8('<stdin>', await io.readStdinBytes()) };
+  }
   const path = resolve(io.cwd, file);
   let bytes: Buffer;
   try {
@@ -138,14 +141,20 @@ export async function readInput(file: string, io: CliIO): Promise<{ label: strin
     if (code === 'ENOENT') throw new CliError('ENVLESS_PATH_NOT_FOUND', `mutate: ${file}: no such file`);
     throw new CliError('ENVLESS_IO', `mutate: ${file}: cannot read (${code ?? 'error'})`);
   }
-  // Bytes that are not UTF-8 would be read as U+FFFD and printed changed: refuse them, as kubectl
-  // does (a PowerShell `>` writes UTF-16).
+  return { label: file, text: strictUtf8(file, bytes) };
+}
+
+/**
+ * Bytes that are not UTF-8 would be read as U+FFFD and printed changed: refuse them, as kubectl
+ * does (a PowerShell `>` writes UTF-16).
+ */
+function strictUtf8(label: string, bytes: Uint8Array): string {
   try {
-    return { label: file, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     const utf16 = (bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff);
     throw invalid(
-      `${file}:${invalidUtf8Position(bytes)}`,
+      `${label}:${invalidUtf8Position(bytes)}`,
       `not UTF-8 text${utf16 ? ' (UTF-16: convert it to UTF-8)' : ''}`,
     );
   }

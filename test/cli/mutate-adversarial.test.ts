@@ -2,6 +2,7 @@
 // -f -`): what is not converted stays as written, byte for byte; what is printed parses to what
 // the engine returned; bad input is exit 2 with nothing on stdout and no secret in the message.
 // In-process (runMutate with a fake CliIO), as main.ts calls it.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -319,6 +320,24 @@ describe('envless mutate: bad input is exit 2, one line, nothing on stdout, no s
     await expectInvalid(['-f', file('latin1.yaml', latin1)], '', /latin1\.yaml:3:16: not UTF-8 text$/m);
     const utf16 = Buffer.from(`\uFEFFapiVersion: v1\nkind: ConfigMap\n`, 'utf16le');
     await expectInvalid(['-f', file('utf16.yaml', utf16)], '', /utf16\.yaml:1:1: not UTF-8 text \(UTF-16/);
+  });
+
+  it('standard input that is not UTF-8 is refused the same way (the real process)', () => {
+    const latin1 = Buffer.concat([
+      Buffer.from('apiVersion: v1\nkind: ConfigMap\ndata: {x: "caf'),
+      Buffer.from([0xe9, 0x22, 0x7d]),
+    ]);
+    const r = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, '../../bin/envless'), 'mutate', '-f', '-'],
+      {
+        input: latin1,
+        encoding: 'utf8',
+      },
+    );
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/<stdin>:3:16: not UTF-8 text/);
   });
 
   it('masks source text that a YAML error message quotes', async () => {
