@@ -70,7 +70,8 @@ Exit status: 0 after a graceful stop, 2 for bad flags, config or certificate fil
 Kubernetes API is unreachable or refuses the certificate Secret (self-managed mode).
 `;
 
-const STRING_FLAGS = [
+/** The webhook's flags that take a value (the certificate flags come from certFlagList). */
+export const WEBHOOK_STRING_FLAGS = [
   'port',
   'host',
   'metrics-port',
@@ -92,7 +93,7 @@ function parse(args: string[]) {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
   };
-  for (const flag of [...STRING_FLAGS, ...certFlagList(WEBHOOK_CERT_FLAGS)])
+  for (const flag of [...WEBHOOK_STRING_FLAGS, ...certFlagList(WEBHOOK_CERT_FLAGS)])
     options[flag] = { type: 'string' };
   options.config = { type: 'string', short: 'c' };
   try {
@@ -149,7 +150,9 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
     io.writeOut(WEBHOOK_HELP);
     return undefined;
   }
-  const flags = Object.fromEntries(STRING_FLAGS.map((flag) => [flag, values[flag] as string | undefined]));
+  const flags = Object.fromEntries(
+    WEBHOOK_STRING_FLAGS.map((flag) => [flag, values[flag] as string | undefined]),
+  );
   const settings = resolveWebhookSettings(flags, io.env, await readConfig(io, flags));
   const certFlags = Object.fromEntries(
     certFlagList(WEBHOOK_CERT_FLAGS).map((flag) => [flag, values[flag] as string | undefined]),

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../../src/cli/io.ts';
-import { startWebhook } from '../../src/cli/webhook.ts';
+import { startWebhook, WEBHOOK_STRING_FLAGS } from '../../src/cli/webhook.ts';
 import { certFlagList, resolveCertSettings, WEBHOOK_CERT_FLAGS } from '../../src/k8s/certs/settings.ts';
 import { createThrowAwayCertificates } from '../../src/webhook/certs.ts';
 import { resolveWebhookSettings } from '../../src/webhook/config.ts';
@@ -91,24 +91,7 @@ async function render(
  * startWebhook resolves them. "ok" or the refusal.
  */
 function webhookVerdict(args: readonly string[]): string {
-  const stringFlags = [
-    'port',
-    'host',
-    'metrics-port',
-    'metrics-host',
-    'tls-cert-file',
-    'tls-key-file',
-    'mode',
-    'on-error',
-    'mount-root',
-    'config',
-    'max-body-bytes',
-    'decision-cache',
-    'log-level',
-    'shutdown-delay',
-    'shutdown-timeout',
-    ...certFlagList(WEBHOOK_CERT_FLAGS),
-  ];
+  const stringFlags = [...WEBHOOK_STRING_FLAGS, ...certFlagList(WEBHOOK_CERT_FLAGS)];
   try {
     const { values } = parseArgs({
       args: [...args],

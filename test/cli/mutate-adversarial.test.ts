@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CliError } from '../../src/cli/errors.ts';
-import type { CliIO } from '../../src/cli/io.ts';
 import { runMutate } from '../../src/cli/mutate.ts';
+import { capturedIO } from '../captured-io.ts';
 
 interface Run {
   status: number;
@@ -28,21 +28,12 @@ function file(name: string, content: string | Buffer): string {
 }
 
 async function mutate(args: string[], stdin = ''): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    cwd: dir,
-    env: {},
-    stdoutIsTTY: false,
-    writeOut: (text) => void (stdout += text),
-    writeErr: (text) => void (stderr += text),
-    readStdin: async () => stdin,
-  };
+  const { io, stdout, stderr } = capturedIO(dir, stdin);
   try {
-    return { status: await runMutate(args, io), stdout, stderr };
+    return { status: await runMutate(args, io), stdout: stdout(), stderr: stderr() };
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
-    return { status: error.status, stdout, stderr: `${stderr}envless: ${error.message}\n` };
+    return { status: error.status, stdout: stdout(), stderr: `${stderr()}envless: ${error.message}\n` };
   }
 }
 

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/io.ts';
 import { startWebhook, type StartedWebhook } from '../../src/cli/webhook.ts';
 import { connectCertsKubeApi, type WatchEvent } from '../../src/k8s/certs/kube.ts';
@@ -29,7 +28,7 @@ import {
   type PemKeyPair,
 } from '../../src/webhook/certs.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
-import { serviceAccountKubeconfig } from './support.ts';
+import { runEnvlessInProcess, serviceAccountKubeconfig } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
@@ -69,26 +68,7 @@ function captureIO(): Captured {
   return { io, lines, raw };
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function envless(args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    cwd: process.cwd(),
-    env: {},
-    stdoutIsTTY: false,
-    writeOut: (text) => void (stdout += text),
-    writeErr: (text) => void (stderr += text),
-    readStdin: async () => '',
-  };
-  const code = await main(args, { io });
-  return { code, stdout, stderr };
-}
+const envless = runEnvlessInProcess;
 
 /** Nothing secret and no stack trace in what a command or the server printed. */
 function expectNoLeak(text: string): void {

@@ -7,11 +7,9 @@ import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.ts';
-import type { CliIO } from '../../src/cli/io.ts';
 import { bundleFingerprints, SECRET_KEYS } from '../../src/k8s/certs/material.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
-import { serviceAccountKubeconfig, unreachableWebhookConfiguration } from './support.ts';
+import { runEnvlessInProcess, serviceAccountKubeconfig, unreachableWebhookConfiguration } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
@@ -21,26 +19,7 @@ const SECRET = 'envless-certs';
 const CONFIG = 'envless-bootstrap';
 const SERVICE = 'envless';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function envless(args: string[]): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    cwd: process.cwd(),
-    env: {},
-    stdoutIsTTY: false,
-    writeOut: (text) => void (stdout += text),
-    writeErr: (text) => void (stderr += text),
-    readStdin: async () => '',
-  };
-  const code = await main(args, { io });
-  return { code, stdout, stderr };
-}
+const envless = runEnvlessInProcess;
 
 const bootstrapArgs = (kubeconfig: string, extra: string[] = []) => [
   'certs',

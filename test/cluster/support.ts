@@ -31,6 +31,7 @@ import {
   type MutatingWebhookConfiguration,
   type WebhookConfigurationOptions,
 } from '../../src/k8s/webhook-configuration.ts';
+import { capturedIO } from '../captured-io.ts';
 import { checkBinaries, type ControlPlane } from './harness.ts';
 
 // --- skipping ------------------------------------------------------------------------------
@@ -491,4 +492,12 @@ export function runAudit(
     child.on('error', reject);
     child.on('close', (code) => resolveRun({ code, stdout, stderr }));
   });
+}
+
+/** `envless ARGS` in this process (main with a captured CliIO), from the working directory. */
+export async function runEnvlessInProcess(args: readonly string[]): Promise<EnvlessRun> {
+  const { main } = await import('../../src/cli/main.ts');
+  const captured = capturedIO();
+  const code = await main([...args], { io: captured.io });
+  return { code, stdout: captured.stdout(), stderr: captured.stderr() };
 }

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { CliError } from '../../src/cli/errors.ts';
-import type { CliIO } from '../../src/cli/io.ts';
 import { runMutate } from '../../src/cli/mutate.ts';
+import { capturedIO } from '../captured-io.ts';
 
 interface Run {
   status: number;
@@ -23,22 +23,13 @@ function file(name: string, text: string): string {
 }
 
 async function mutate(args: string[], stdin = ''): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    cwd: dir,
-    env: {},
-    stdoutIsTTY: false,
-    writeOut: (text) => void (stdout += text),
-    writeErr: (text) => void (stderr += text),
-    readStdin: async () => stdin,
-  };
+  const { io, stdout, stderr } = capturedIO(dir, stdin);
   try {
     const status = await runMutate(args, io);
-    return { status, stdout, stderr };
+    return { status, stdout: stdout(), stderr: stderr() };
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
-    return { status: error.status, stdout, stderr: stderr + error.message, error };
+    return { status: error.status, stdout: stdout(), stderr: stderr() + error.message, error };
   }
 }
 
