@@ -125,6 +125,14 @@ export const RULES = [
     fix: 'remove the data from the repository and rotate it (Sealed Secrets, SOPS, External Secrets)',
   },
   {
+    id: 'k8s/configmap-secret',
+    kind: 'kubernetes',
+    severity: 'error',
+    description: 'A ConfigMap holds a secret value, which envFrom.configMapRef puts into the environment',
+    help: 'ConfigMaps are not encrypted at rest and anyone who may read ConfigMaps reads the value; envFrom.configMapRef turns every key into an environment variable. Move the value into a Secret and mount that as a file.',
+    fix: 'move the value into a Secret mounted as a file, and rotate it',
+  },
+  {
     id: 'dotenv/secret-tracked',
     kind: 'dotenv',
     severity: 'error',

@@ -316,6 +316,45 @@ describe('k8s/secret-manifest', () => {
   });
 });
 
+// envFrom.configMapRef turns every key into an environment variable, and ConfigMaps are neither
+// encrypted at rest nor guarded like Secrets: a secret there is a secret in env.
+describe('k8s/configmap-secret', () => {
+  const text = lines(
+    'apiVersion: v1',
+    'kind: ConfigMap',
+    'metadata: {name: app}',
+    'data:',
+    '  LOG_LEVEL: info',
+    '  DB_PASSWORD: Sup3rS3cretPw9-k7Qz',
+    '  API_TOKEN: changeme',
+    '  DATABASE_URL: postgres://app:Sup3rS3cretPw9-k7Qz@db:5432/app',
+    '  application.properties: |',
+    '    server.port=8080',
+    '    github.token=ghp_R8x2mQ4vL9nT6pW1zK3bY7cJ5hF0dS2aE4gU',
+    'binaryData:',
+    '  DB_PASSWORD_BIN: U3VwM3JTM2NyZXRQdzk=',
+  );
+
+  it('reports secret values by key, graded like env values, at the key', () => {
+    const findings = lint(text);
+    expect(where(findings)).toEqual([
+      ['k8s/configmap-secret', ...positionOf(text, 'DB_PASSWORD:'), 'DB_PASSWORD'],
+      ['k8s/configmap-secret', ...positionOf(text, 'API_TOKEN'), 'API_TOKEN'],
+      ['k8s/configmap-secret', ...positionOf(text, 'DATABASE_URL'), 'DATABASE_URL'],
+      ['k8s/configmap-secret', ...positionOf(text, 'application.properties'), 'application.properties'],
+    ]);
+    expect(findings.map((f) => f.severity)).toEqual(['error', 'warning', 'error', 'error']);
+    expect(findings[3]!.secret).toBe('ghp_R8x2mQ4vL9nT6pW1zK3bY7cJ5hF0dS2aE4gU');
+    expect(findings[0]!.message).toContain('ConfigMap "app"');
+  });
+
+  it('honours the allow list like env names', () => {
+    const keys = lint(text, { allow: ['DB_PASSWORD'] }).map((f) => f.key);
+    expect(keys).not.toContain('DB_PASSWORD');
+    expect(keys).toContain('application.properties');
+  });
+});
+
 describe('k8s: files that are not workloads produce nothing', () => {
   const workflow = lines(
     'name: ci',
@@ -347,7 +386,10 @@ describe('k8s: files that are not workloads produce nothing', () => {
     'kind: ConfigMap',
     'metadata: {name: c}',
     'data:',
-    '  DB_PASSWORD: hunter2x',
+    '  LOG_LEVEL: info',
+    '  DB_HOST: postgres.db.svc',
+    '  DB_PASSWORD_FILE: /run/secrets/db/password',
+    '  ca.crt: "-----BEGIN CERTIFICATE-----"',
   );
   const crd = lines(
     'apiVersion: example.com/v1',
@@ -381,7 +423,7 @@ describe('k8s: files that are not workloads produce nothing', () => {
   it.each([
     ['a GitHub workflow', workflow],
     ['Helm values.yaml', values],
-    ['a ConfigMap', configMap],
+    ['a ConfigMap without secrets', configMap],
     ['a custom resource', crd],
     ['an unrendered Helm template', helmTemplate],
     ['a non-string apiVersion', numericKind],

@@ -1,7 +1,8 @@
 // The Kubernetes checks: every workload's pod spec (containers, init and ephemeral containers)
-// and Secret manifests, across multi-document YAML and JSON, List objects included.
+// Secret manifests and ConfigMaps, across multi-document YAML and JSON, List objects included.
 import type { Checker } from '../types.ts';
 import { firstParseError, OncePerPlace, parseYamlStream } from '../yaml.ts';
+import { checkConfigMap } from './configmap.ts';
 import { checkPodSpec } from './containers.ts';
 import { manifestsIn, podSpecOf } from './manifests.ts';
 import { checkSecretManifest } from './secret-manifest.ts';
@@ -33,6 +34,10 @@ export const checkKubernetes: Checker = (ctx) => {
     for (const manifest of manifestsIn(doc, doc.root)) {
       if (manifest.kind === 'Secret') {
         checkSecretManifest(doc, found, manifest.node, manifest.name);
+        continue;
+      }
+      if (manifest.kind === 'ConfigMap') {
+        checkConfigMap(doc, found, ctx.names, manifest.node, manifest.name);
         continue;
       }
       const podSpec = podSpecOf(doc, manifest);
