@@ -140,6 +140,12 @@ export async function runMutate(args: string[], io: CliIO): Promise<number> {
     // Integers beyond 2^53 print as they were written (JSON.rawJSON), not rounded.
     const rawJSON = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
     const replacer = function (this: unknown, key: string, value: unknown): unknown {
+      // JSON has no .inf or .nan: JSON.stringify would write null, a changed value.
+      if (typeof value === 'number' && !Number.isFinite(value))
+        throw new CliError(
+          'ENVLESS_INPUT_INVALID',
+          `mutate: ${key}: ${value} cannot be written as JSON (-o yaml keeps it)`,
+        );
       const digits = bigIntegerOf(this, key, value);
       return digits === undefined ? value : rawJSON(digits);
     };

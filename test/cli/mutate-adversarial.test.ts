@@ -313,6 +313,19 @@ describe('envless mutate: bad input is exit 2, one line, nothing on stdout, no s
     await expectInvalid(['-f', file('utf16.yaml', utf16)], '', /utf16\.yaml:1:1: not UTF-8 text \(UTF-16/);
   });
 
+  it('-o json refuses .inf and .nan (JSON has none) instead of writing null', async () => {
+    const text =
+      'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {}\nx: {limit: .inf, ratio: .nan}\n';
+    await expectInvalid(
+      ['-f', file('inf.yaml', text), '-o', 'json'],
+      '',
+      /limit: Infinity cannot be written as JSON/,
+    );
+    const yaml = await mutate(['-f', 'inf.yaml']);
+    expect(yaml.status).toBe(0);
+    expect(yaml.stdout).toBe(text);
+  });
+
   it('standard input that is not UTF-8 is refused the same way (the real process)', () => {
     const latin1 = Buffer.concat([
       Buffer.from('apiVersion: v1\nkind: ConfigMap\ndata: {x: "caf'),
