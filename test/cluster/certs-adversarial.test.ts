@@ -28,7 +28,7 @@ import {
   type PemKeyPair,
 } from '../../src/webhook/certs.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
-import { runEnvlessInProcess, serviceAccountKubeconfig } from './support.ts';
+import { runEnvlessInProcess, selfManagedWebhookArgs, serviceAccountKubeconfig } from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
@@ -193,27 +193,15 @@ describe.skipIf(skip)('self-managed certificates, adversarial (real API server)'
     return stdout.trim();
   };
 
-  const webhookArgs = (secret: string, config: string, extra: string[] = []) => [
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--metrics-host',
-    '127.0.0.1',
-    '--metrics-port',
-    '0',
-    '--cert-secret',
-    secret,
-    '--cert-namespace',
-    NS,
-    '--webhook-config',
-    config,
-    '--service',
-    SERVICE,
-    '--kubeconfig',
-    cp.kubeconfigPath,
-    ...extra,
-  ];
+  const webhookArgs = (secret: string, config: string, extra: string[] = []) =>
+    selfManagedWebhookArgs({
+      secret,
+      namespace: NS,
+      config,
+      service: SERVICE,
+      kubeconfig: cp.kubeconfigPath,
+      extra,
+    });
   const bootstrapArgs = (secret: string, config: string, kubeconfig = cp.kubeconfigPath) => [
     'certs',
     'bootstrap',

@@ -10,7 +10,11 @@ import { startWebhook, type StartedWebhook } from '../../src/cli/webhook.ts';
 import { connectCertsKubeApi, type WatchEvent } from '../../src/k8s/certs/kube.ts';
 import { bundleFingerprints } from '../../src/k8s/certs/material.ts';
 import { checkBinaries, startControlPlane, type ControlPlane } from './harness.ts';
-import { serviceAccountKubeconfig, unreachableWebhookConfiguration } from './support.ts';
+import {
+  selfManagedWebhookArgs,
+  serviceAccountKubeconfig,
+  unreachableWebhookConfiguration,
+} from './support.ts';
 
 const requireCluster = Boolean(process.env.ENVLESS_REQUIRE_CLUSTER);
 const skip = checkBinaries(['etcd', 'kube-apiserver', 'kubectl']).missing.length > 0 && !requireCluster;
@@ -129,29 +133,15 @@ describe.skipIf(skip)('self-managed certificates in the running webhook (real AP
   const getJson = async <T>(args: string[]): Promise<T> =>
     JSON.parse((await cp.kubectl([...args, '-o', 'json'])).stdout) as T;
 
-  const webhookArgs = (secret: string, config: string, extra: string[]) => [
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--metrics-host',
-    '127.0.0.1',
-    '--metrics-port',
-    '0',
-    '--cert-secret',
-    secret,
-    '--cert-namespace',
-    NS,
-    '--webhook-config',
-    config,
-    '--service',
-    'envless',
-    '--cert-extra-sans',
-    '127.0.0.1',
-    '--kubeconfig',
-    kubeconfig,
-    ...extra,
-  ];
+  const webhookArgs = (secret: string, config: string, extra: string[]) =>
+    selfManagedWebhookArgs({
+      secret,
+      namespace: NS,
+      config,
+      service: 'envless',
+      kubeconfig,
+      extra: ['--cert-extra-sans', '127.0.0.1', ...extra],
+    });
 
   beforeAll(async () => {
     cp = await startControlPlane();

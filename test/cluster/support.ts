@@ -501,3 +501,34 @@ export async function runEnvlessInProcess(args: readonly string[]): Promise<Envl
   const code = await main([...args], { io: captured.io });
   return { code, stdout: captured.stdout(), stderr: captured.stderr() };
 }
+
+/** `envless webhook` arguments for self-managed certificates on loopback, ports chosen by the OS. */
+export function selfManagedWebhookArgs(options: {
+  readonly secret: string;
+  readonly namespace: string;
+  readonly config: string;
+  readonly service: string;
+  readonly kubeconfig: string;
+  readonly extra?: readonly string[];
+}): string[] {
+  return [
+    ...['--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0'],
+    ...['--cert-secret', options.secret, '--cert-namespace', options.namespace],
+    ...['--webhook-config', options.config, '--service', options.service],
+    '--kubeconfig',
+    options.kubeconfig,
+    ...(options.extra ?? []),
+  ];
+}
+
+/** The AdmissionReview a test's own side webhook answers: allowed, with `patch` when it has one. */
+export function admissionAnswer(uid: string, patch: readonly unknown[]): string {
+  const response = {
+    uid,
+    allowed: true,
+    ...(patch.length > 0
+      ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
+      : {}),
+  };
+  return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+}

@@ -52,6 +52,7 @@ import {
   TEST_IMAGE,
   waitUntilCalled,
   type TestWebhook,
+  admissionAnswer,
 } from './support.ts';
 
 const NS = 'shop';
@@ -494,15 +495,8 @@ describe.skipIf(clusterSkip())('adversarial: the webhook through kube-apiserver'
               },
             ];
         calls.push(patch.length);
-        const response = {
-          uid: review.request.uid,
-          allowed: true,
-          ...(patch.length > 0
-            ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
-            : {}),
-        };
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+        res.end(admissionAnswer(review.request.uid, patch));
       });
     });
     late.on('connection', (socket: Socket) => latePeers.add(socket.remoteAddress ?? 'unknown'));

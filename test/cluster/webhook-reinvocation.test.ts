@@ -29,6 +29,7 @@ import {
   TEST_IMAGE,
   waitUntilCalled,
   type TestWebhook,
+  admissionAnswer,
 } from './support.ts';
 
 const NS = 'shop';
@@ -66,15 +67,8 @@ async function startLateWebhook(): Promise<LateWebhook> {
       calls.push(pod.metadata?.name ?? `${pod.metadata?.generateName ?? ''}*`);
       const has = pod.spec?.containers.some((c) => c.name === LATE_CONTAINER.name);
       const patch = has ? [] : [{ op: 'add', path: '/spec/containers/-', value: LATE_CONTAINER }];
-      const response = {
-        uid: review.request.uid,
-        allowed: true,
-        ...(patch.length > 0
-          ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
-          : {}),
-      };
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+      res.end(admissionAnswer(review.request.uid, patch));
     });
   });
   server.on('connection', (socket: Socket) => peers.add(socket.remoteAddress ?? 'unknown'));
