@@ -39,7 +39,7 @@ export const RULES = [
     kind: 'dockerfile',
     severity: 'error',
     description: 'A credential-shaped value is written into the Dockerfile',
-    help: 'Tokens, private keys and passwords in URLs written into LABEL, RUN or other instructions end up in the image. Remove the value and rotate it.',
+    help: 'Tokens, private keys and passwords in URLs written into LABEL, RUN or other instructions end up in the image, and so do literals given to secret-named variables in RUN commands and heredocs (`export DB_PASSWORD=…`, `echo API_KEY=… >> .env`, `NAME=value` lines of a COPY heredoc). Remove the value and rotate it.',
     fix: 'remove the value from the Dockerfile, rotate it, and pass it with a BuildKit secret',
   },
   {

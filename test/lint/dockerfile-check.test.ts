@@ -350,6 +350,54 @@ describe('dockerfile/secret-value', () => {
     ]);
   });
 
+  it.each([
+    ['RUN echo DB_PASSWORD=hunter2x > .env', 'hunter2x'],
+    ['RUN echo "API_KEY=s3cr3t-value" >> /app/.env && npm ci', 's3cr3t-value'],
+    ["RUN printf 'LOG=1\\nDB_PASSWORD=hunter2x\\n' | tee .env", 'hunter2x'],
+    ['RUN echo -e "password=xyzzy-plugh" >> /etc/mysql/my.cnf', 'xyzzy-plugh'],
+    [`RUN echo 'DB_PASSWORD="quoted-pw1"' > .env`, 'quoted-pw1'],
+    ['RUN DEBUG=1 DB_PASSWORD=hunter2x ./migrate', 'hunter2x'],
+    ['RUN DB_PASSWORD=hunter2x DEBUG=1 ./migrate', 'hunter2x'],
+  ])('finds the secret written by %s, at its position', (line, secret) => {
+    const findings = check(lines('FROM alpine', line));
+    expect(findings.map((f) => [f.ruleId, f.line, f.column, f.secret])).toEqual([
+      ['dockerfile/secret-value', 2, line.indexOf(secret) + 1, secret],
+    ]);
+    expect(findings[0]!.message).not.toContain(secret);
+  });
+
+  it.each([
+    'RUN echo "DB_PASSWORD=$DB_PASSWORD" > .env',
+    'RUN echo "DB_PASSWORD=${DB_PASSWORD}" > .env',
+    'RUN echo "TOKEN=$(cat /run/secrets/token)" > .env',
+    'RUN echo "DB_PASSWORD=changeme" > .env',
+    'RUN echo "DB_PASSWORD=<your password>" > .env',
+    `RUN printf 'DB_PASSWORD=%s\\n' "$PW" > .env`,
+    'RUN echo "DB_HOST=db.internal" > .env',
+    'RUN echo "Set SECRET_KEY=... in production"',
+    'RUN DB_PASSWORD=$(cat /run/secrets/db) DEBUG=1 ./migrate',
+  ])('does not flag the build-time value or placeholder in %s', (line) => {
+    expect(check(lines('FROM alpine', line))).toEqual([]);
+  });
+
+  it('finds NAME=value lines of a file written by a COPY heredoc or run by a RUN heredoc', () => {
+    const text = lines(
+      'FROM alpine',
+      'COPY <<EOT /app/.env',
+      'DB_PASSWORD=hunter2x',
+      'LOG_LEVEL=debug',
+      'EOT',
+      'RUN <<EOT',
+      'API_TOKEN=tok-12345678',
+      'LOG_LEVEL=debug ./run',
+      'EOT',
+    );
+    expect(check(text).map((f) => [f.anchor, f.line, f.column, f.secret])).toEqual([
+      ['COPY <<EOT shell-assignment', 3, 13, 'hunter2x'],
+      ['RUN <<EOT shell-assignment', 7, 11, 'tok-12345678'],
+    ]);
+  });
+
   it('does not report again what the ENV and ARG rules report', () => {
     const findings = check(lines('FROM alpine', `ENV GIT_CONFIG=${GHP}`, `ARG X=${GHP}`));
     expect(findings.map((f) => f.ruleId)).toEqual(['dockerfile/secret-env', 'dockerfile/secret-arg']);
