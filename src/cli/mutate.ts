@@ -146,6 +146,22 @@ export async function runMutate(args: string[], io: CliIO): Promise<number> {
           'ENVLESS_INPUT_INVALID',
           `mutate: ${key}: ${value} cannot be written as JSON (-o yaml keeps it)`,
         );
+      // !!binary, !!set and !!omap read as a Buffer, a Set and a Map: JSON.stringify would write
+      // the Buffer's bytes as an array of numbers and the others as {}, changed values.
+      const original = (this as Record<string, unknown>)[key];
+      const yamlType =
+        original instanceof Uint8Array
+          ? '!!binary'
+          : original instanceof Set
+            ? '!!set'
+            : original instanceof Map
+              ? '!!omap'
+              : undefined;
+      if (yamlType !== undefined)
+        throw new CliError(
+          'ENVLESS_INPUT_INVALID',
+          `mutate: ${key}: a ${yamlType} value cannot be written as JSON (write it as a plain YAML value, or use -o yaml, which keeps it)`,
+        );
       const digits = bigIntegerOf(this, key, value);
       return digits === undefined ? value : rawJSON(digits);
     };

@@ -326,6 +326,26 @@ describe('envless mutate: bad input is exit 2, one line, nothing on stdout, no s
     expect(yaml.stdout).toBe(text);
   });
 
+  it.each([
+    ['!!binary', 'blob: !!binary aGVsbG8='],
+    ['!!set', 'tags: !!set {a, b}'],
+    ['!!omap', 'order: !!omap [{a: 1}, {b: 2}]'],
+  ])(
+    '-o json refuses a %s value (a Buffer, Set or Map) instead of writing a changed one',
+    async (tag, line) => {
+      const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {}\nx:\n  ${line}\n`;
+      const name = `${tag.slice(2)}.yaml`;
+      await expectInvalid(
+        ['-f', file(name, text), '-o', 'json'],
+        '',
+        new RegExp(`: a ${tag} value cannot be written as JSON`),
+      );
+      const yaml = await mutate(['-f', name]);
+      expect(yaml.status).toBe(0);
+      expect(yaml.stdout).toBe(text);
+    },
+  );
+
   it('standard input that is not UTF-8 is refused the same way (the real process)', () => {
     const latin1 = Buffer.concat([
       Buffer.from('apiVersion: v1\nkind: ConfigMap\ndata: {x: "caf'),
