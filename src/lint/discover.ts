@@ -77,14 +77,28 @@ function toPosix(path: string): string {
   return sep === '/' ? path : path.split(sep).join('/');
 }
 
-function readGitignore(dir: string): Ignore | undefined {
-  let text: string;
+function readGitignoreText(dir: string): string | undefined {
   try {
-    text = readFileSync(join(dir, '.gitignore'), 'utf8');
+    return readFileSync(join(dir, '.gitignore'), 'utf8');
   } catch {
     return undefined;
   }
-  return ignore().add(text);
+}
+
+function readGitignore(dir: string): Ignore | undefined {
+  const text = readGitignoreText(dir);
+  return text === undefined ? undefined : ignore().add(text);
+}
+
+/**
+ * The patterns of a .gitignore that match at any depth (`vendor/`, `*.log`): no slash but a
+ * trailing one. They apply the same from any directory below the file's own.
+ */
+function unanchoredPatterns(text: string): string[] {
+  return text.split(/\r?\n/).filter((line) => {
+    const pattern = line.trim().replace(/^!/, '').replace(/\/$/, '');
+    return pattern !== '' && !pattern.startsWith('#') && !pattern.includes('/');
+  });
 }
 
 function isIgnored(layers: readonly IgnoreLayer[], abs: string, isDir: boolean): boolean {
@@ -98,7 +112,10 @@ function isIgnored(layers: readonly IgnoreLayer[], abs: string, isDir: boolean):
 
 /**
  * The .gitignore files above `dir` up to the top of its git work tree (none outside one): git
- * applies them to everything below, wherever the linter starts.
+ * applies them to everything below, wherever the linter starts. A .gitignore that ignores `dir`
+ * itself would hide everything: the directory was named on the command line, and a named path is
+ * linted as a named file is (`envless lint build/` must not report a clean run over nothing). Of
+ * such a file, the patterns that match at any depth (`vendor/`, `*.log`) still apply below `dir`.
  */
 function ancestorGitignores(dir: string): IgnoreLayer[] {
   const layers: IgnoreLayer[] = [];
@@ -106,8 +123,12 @@ function ancestorGitignores(dir: string): IgnoreLayer[] {
     if (existsSync(join(current, '.git'))) return layers;
     const parent = dirname(current);
     if (parent === current) return [];
-    const matcher = readGitignore(parent);
-    if (matcher) layers.push({ base: parent, matcher });
+    const text = readGitignoreText(parent);
+    if (text !== undefined) {
+      const layer = { base: parent, matcher: ignore().add(text) };
+      if (!isIgnored([layer], dir, true)) layers.push(layer);
+      else layers.push({ base: dir, matcher: ignore().add(unanchoredPatterns(text)) });
+    }
     current = parent;
   }
 }

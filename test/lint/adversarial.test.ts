@@ -1009,6 +1009,20 @@ describe('file system', () => {
     expect(findings(join(dir, 'sub'))).toEqual({ status: 0, list: [] });
   });
 
+  it('a git-ignored directory named on the command line is linted, as a named file is', () => {
+    const dir = project({
+      '.gitignore': 'build/\nvendor/\n',
+      'build/Dockerfile': `FROM a\nENV DB_PASSWORD=${PASSWORD}\n`,
+      'build/vendor/Dockerfile': `FROM a\nENV API_TOKEN=${PASSWORD}\n`,
+    });
+    git(dir, 'init', '-q');
+    expect(findings(dir)).toEqual({ status: 0, list: [] });
+    const named = findings(dir, ['build']);
+    expect(named.status).toBe(1);
+    // Named: the directory is linted; the .gitignore still applies below it (vendor/).
+    expect(places(named.list)).toEqual(['build/Dockerfile:2:5 dockerfile/secret-env DB_PASSWORD']);
+  });
+
   it('stdin: the name decides the kind; nameless input is guessed from the content', () => {
     const compose = `services:\n  a:\n    image: a\n    environment:\n      DB_PASSWORD: ${PASSWORD}\n`;
     const named = findings(work, ['-', '--stdin-filename', 'compose.yaml'], compose);
