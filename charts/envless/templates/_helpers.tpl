@@ -203,6 +203,18 @@ in a crash loop is a worse place to learn it than `helm install`.
 {{- if eq (int .Values.metrics.port) (int .Values.service.port) -}}
 {{- fail (printf "metrics.port and service.port are both %d: the Service exposes both, on different ports" (int .Values.service.port)) -}}
 {{- end -}}
+{{- if and .Values.hostNetwork (not (include "envless.urlMode" .)) -}}
+{{- if .Values.networkPolicy.enabled -}}
+{{- fail "networkPolicy.enabled and hostNetwork cannot be combined: a NetworkPolicy does not apply to pods on the host network, so it would protect nothing. Set networkPolicy.enabled=false and restrict webhook.port and metrics.port on the nodes instead (security groups, firewall rules)" -}}
+{{- end -}}
+{{- range $name, $port := dict "webhook.port" .Values.webhook.port "metrics.port" .Values.metrics.port -}}
+{{- if lt (int $port) 1024 -}}
+{{- fail (printf "%s is %d: with hostNetwork the webhook (non-root, no capabilities) listens on the node, where ports below 1024 are privileged; choose a port from 1024 up that is free on every node" $name (int $port)) -}}
+{{- else if eq (int $port) 10250 -}}
+{{- fail (printf "%s is 10250, the kubelet's port on every node: with hostNetwork choose a port that is free on every node" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- /* mountRootProblem() in src/engine/names.ts; the schema already requires a leading "/". */ -}}
 {{- $root := .Values.webhook.mountRoot -}}
 {{- $clean := regexReplaceAll "/+$" (regexReplaceAll "/(\\./)+" (regexReplaceAll "/+" $root "/") "/") "" -}}
