@@ -4,7 +4,13 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, nameOptions } from '../lint/config.ts';
 import { commitChanges, ProjectFiles } from '../fix/files.ts';
-import { fixComposeProject } from '../fix/project.ts';
+import {
+  COMPOSE_FILE_NAMES,
+  COMPOSE_OVERRIDE_NAMES,
+  composeFilesIn,
+  defaultComposeFiles,
+  fixComposeProject,
+} from '../fix/project.ts';
 import { formatChanges, formatDiffs, formatMessages, summaryLine } from '../fix/report.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIO } from './io.ts';
@@ -19,8 +25,10 @@ build args become build.secrets, and the Dockerfile's ARG becomes RUN --mount=ty
 Comments, key order, quoting and anchors are kept; running it again changes nothing.
 
 Options:
-  -f, --file FILE       compose file (repeatable, merged as compose merges them); default: the first
-                        of compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml
+  -f, --file FILE       compose file (repeatable, merged as compose merges them); default, as
+                        docker compose: the first of compose.yaml, compose.yml, docker-compose.yml,
+                        docker-compose.yaml, and the override file next to it (compose.override.yml,
+                        compose.override.yaml, docker-compose.override.yml or .yaml)
       --dry-run         print a unified diff of every file that would change (secrets masked);
                         write nothing
       --secrets-dir DIR where literal values go (default: secrets/ next to the first compose file)
@@ -31,12 +39,7 @@ Exit status: 0 done (or nothing to fix), 1 some secret left as is (reasons print
 compose file, unreadable file or a file that cannot be written (nothing is written then).
 `;
 
-export const DEFAULT_COMPOSE_FILES = [
-  'compose.yaml',
-  'compose.yml',
-  'docker-compose.yaml',
-  'docker-compose.yml',
-];
+export const DEFAULT_COMPOSE_FILES: readonly string[] = COMPOSE_FILE_NAMES;
 
 export async function runCompose(args: string[], io: CliIO): Promise<number> {
   const [subcommand, ...rest] = args;
@@ -72,14 +75,18 @@ function parse(args: string[]) {
 
 function composeFiles(given: readonly string[] | undefined, cwd: string): string[] {
   if (given && given.length > 0) return [...new Set(given.map((file) => resolve(cwd, file)))];
-  const found = DEFAULT_COMPOSE_FILES.map((name) => join(cwd, name)).find((path) => existsSync(path));
-  if (!found) {
+  // As `docker compose` without -f: the first compose file, and the override file merged over it.
+  const present = [...DEFAULT_COMPOSE_FILES, ...COMPOSE_OVERRIDE_NAMES].filter((name) =>
+    existsSync(join(cwd, name)),
+  );
+  const found = defaultComposeFiles(present).map((name) => join(cwd, name));
+  if (found.length === 0) {
     throw new CliError(
       'ENVLESS_PATH_NOT_FOUND',
       `compose fix: no compose file in ${cwd} (looked for ${DEFAULT_COMPOSE_FILES.join(', ')}); pass -f FILE`,
     );
   }
-  return [found];
+  return found;
 }
 
 export async function runComposeFix(args: string[], io: CliIO): Promise<number> {
@@ -103,7 +110,14 @@ export async function runComposeFix(args: string[], io: CliIO): Promise<number> 
   const project = new ProjectFiles(io.cwd);
   const fix = fixComposeProject(
     files,
-    { names: nameOptions(config), projectDir, secretsDir, external: values.external ?? false },
+    {
+      names: nameOptions(config),
+      projectDir,
+      secretsDir,
+      external: values.external ?? false,
+      // Other compose files beside them may be merged with them (-f): their secret names stay theirs.
+      siblings: composeFilesIn(projectDir).filter((path) => !files.includes(path)),
+    },
     project,
   );
   const changes = project.changes();

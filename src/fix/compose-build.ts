@@ -14,7 +14,7 @@ import {
 import { itemValues } from './compose-grants.ts';
 import type { ComposeReader, Service, Variable } from './compose-read.ts';
 import { secretBuildArgs } from './compose-secrets.ts';
-import { fixDockerfile } from './dockerfile.ts';
+import { dockerfileSecretValues, fixDockerfile } from './dockerfile.ts';
 import { composeValueSource } from './interpolation.ts';
 import { secretNameFor } from './names.ts';
 import { dockerfileMessages } from './report.ts';
@@ -152,6 +152,8 @@ function planBuild(
     }
     if (fix.converted.length > 0) {
       ctx.files.write(dockerfile.path, fix.text);
+      // The Dockerfile's diff shows the secrets left in it on context lines: they are masked too.
+      ctx.result.sensitive.push(...dockerfileSecretValues(dockerfile.text, ctx.options.names));
       const messages = dockerfileMessages(fix, shown, false);
       ctx.result.converted.push(...messages.converted);
       ctx.result.notes.push(...messages.notes);
@@ -165,7 +167,7 @@ function planBuild(
   for (const { candidate, source } of accepted) {
     const { variable } = candidate;
     const id = secretNameFor(variable.name);
-    const { name, wanted } = ctx.claim(id, services[0]!.name, source);
+    const { name, wanted } = ctx.claim(id, services[0]!.name, source, { build: true });
     grants.push(name === id ? name : { source: name, target: id });
     const instead =
       dockerfile.kind === 'file' && dockerfile.text !== undefined

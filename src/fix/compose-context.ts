@@ -16,6 +16,16 @@ export interface Candidate {
 
 export type ConvertibleSource = Exclude<ValueSource, { kind: 'unsupported' }>;
 
+export interface ClaimOptions {
+  /** Names not to take (their mount path already holds another secret). */
+  readonly avoid?: ReadonlySet<string>;
+  /**
+   * A build secret: compose builds only with `file:` or `environment:` secrets, so `--external`
+   * does not apply to it.
+   */
+  readonly build?: boolean;
+}
+
 export interface ConversionContext {
   readonly options: ComposeFixOptions;
   readonly files: ProjectFiles;
@@ -30,7 +40,12 @@ export interface ConversionContext {
   /** A path as shown to the user. */
   show(path: string): string;
   /** A secret name for the value (derived from `base`), its literal saved, its definition planned. */
-  claim(base: string, service: string, source: ConvertibleSource): { name: string; wanted: Wanted };
+  claim(
+    base: string,
+    service: string,
+    source: ConvertibleSource,
+    options?: ClaimOptions,
+  ): { name: string; wanted: Wanted };
   /** `secret db_password, value moved to secrets/db_password`. */
   describe(name: string, wanted: Wanted, source: ValueSource): string;
 }

@@ -1,6 +1,7 @@
 // The environment step of the compose fix: each secret variable becomes `X_FILE=/run/secrets/NAME`
 // where it is written. A variable under a YAML anchor or merge key is rewritten once, in the anchored
 // block; the grants for every service that reaches it follow in the second phase.
+import { resolve } from 'node:path';
 import { isAlias, isPair, isScalar, visit } from 'yaml';
 import type { Document } from 'yaml';
 import {
@@ -11,6 +12,7 @@ import {
   type Candidate,
   type ConversionContext,
 } from './compose-context.ts';
+import { parseDotenv } from '../lint/dotenv/parse.ts';
 import type { ComposeReader, Service, Variable } from './compose-read.ts';
 import { secretEnvironment } from './compose-secrets.ts';
 import { imageReadsFileVariant } from './images.ts';
@@ -109,8 +111,22 @@ function convertVariable(
     return undefined;
   }
 
+  const envFile = services
+    .map((service) => envFileSetting(ctx, reader, service, [variable.name, fileVariable]))
+    .find((found) => found !== undefined);
+  if (envFile) {
+    ctx.skip(
+      candidate,
+      'env',
+      `env_file ${envFile.file} also sets ${envFile.key}, which would still reach the container next to ${fileVariable} (file_env entrypoints refuse both); stop passing ${envFile.key} through env_file (a .env used for interpolation need not be an env_file), then run the fix again`,
+    );
+    return undefined;
+  }
+
   const base = secretNameFor(variable.name);
-  const { name, wanted } = ctx.claim(base, services[0]!.name, source);
+  const { name, wanted } = ctx.claim(base, services[0]!.name, source, {
+    avoid: mountedElsewhere(reader, services),
+  });
   claimed.add(name);
 
   const path = secretMountPath(name);
@@ -159,8 +175,10 @@ function aliasUses(doc: Document): Map<string, Set<string>> {
       for (let i = path.length - 1; i >= 0 && key === undefined; i--) {
         const node = path[i];
         if (!isPair(node) || !isScalar(node.key)) continue;
-        const text = String(node.key.value);
-        if (text !== '<<') key = text;
+        // A merge key (a symbol once parsed with `merge: true`) counts as the mapping it merges into.
+        const value = node.key.value;
+        if (typeof value === 'symbol' || value === '<<') continue;
+        key = String(value);
       }
       const set = uses.get(alias.source) ?? new Set<string>();
       set.add(key ?? '');
@@ -207,4 +225,55 @@ function writtenBeside(reader: ComposeReader, variable: Variable, name: string):
     const text = reader.text(item);
     return text === name || text?.startsWith(`${name}=`) === true;
   });
+}
+
+/**
+ * The first of `keys` that one of the service's `env_file`s sets (`KEY=value`, or a bare `KEY` taken
+ * from the environment), with the file as shown. Paths resolve from the project directory, as
+ * compose resolves them; a file that is missing or unreadable sets nothing here.
+ */
+function envFileSetting(
+  ctx: ConversionContext,
+  reader: ComposeReader,
+  service: Service,
+  keys: readonly string[],
+): { file: string; key: string } | undefined {
+  const node = reader.get(service.map, 'env_file');
+  const items = reader.seq(node)?.items ?? (node === undefined ? [] : [node]);
+  for (const item of items) {
+    const path = reader.text(reader.map(item) ? reader.get(item, 'path') : item);
+    if (path === undefined || path.includes('$')) continue;
+    const absolute = resolve(ctx.options.projectDir, path);
+    let text: string | undefined;
+    try {
+      text = ctx.files.read(absolute);
+    } catch {
+      continue;
+    }
+    if (text === undefined) continue;
+    const set = new Set(parseDotenv(text).map((entry) => entry.key));
+    for (const line of text.split(/\r?\n/)) {
+      const bare = /^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_.-]*)[ \t]*$/.exec(line);
+      if (bare) set.add(bare[1]!);
+    }
+    const key = keys.find((name) => set.has(name));
+    if (key !== undefined) return { file: ctx.show(absolute), key };
+  }
+  return undefined;
+}
+
+/**
+ * Names whose mount path `/run/secrets/NAME` a service already gives to another secret (a long-form
+ * grant `{source: other, target: NAME}`): `X_FILE=/run/secrets/NAME` would read that secret instead.
+ */
+function mountedElsewhere(reader: ComposeReader, services: readonly Service[]): Set<string> {
+  const names = new Set<string>();
+  for (const service of services) {
+    for (const grant of reader.grants(service)) {
+      const prefix = '/run/secrets/';
+      if (grant.path === secretMountPath(grant.source) || !grant.path.startsWith(prefix)) continue;
+      names.add(grant.path.slice(prefix.length));
+    }
+  }
+  return names;
 }

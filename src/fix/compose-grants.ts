@@ -28,7 +28,11 @@ export function planGrants(reader: ComposeReader, claimed: ReadonlySet<string>):
     const environment = reader.entry(map, 'environment');
     // The new `secrets:` goes right after the service's own `environment:`, else at its end.
     const after = environment && !environment.merged ? environment.pair : undefined;
-    if (entry && !entry.merged && isSeq(entry.pair.value)) {
+    if (entry && !entry.merged && (entry.pair.value as Node | null)?.tag === '!reset') {
+      // Compose drops a `!reset` node whatever it holds: `!override` replaces what other files
+      // grant, as the reset did, and keeps the new grants.
+      edits.push({ kind: 'set-value', pair: entry.pair, value: names, tag: '!override' });
+    } else if (entry && !entry.merged && isSeq(entry.pair.value)) {
       edits.push({ kind: 'append-items', seq: entry.pair.value, values: names });
     } else if (entry && !entry.merged) {
       // `secrets:` empty, or an alias of a list other services share: an own list.

@@ -1,9 +1,10 @@
 // Which compose variables hold secrets: the linter's rule (`assessVariable` with the compose
 // contexts and the project's allow/secrets lists), applied to the nodes the fix edits.
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { isPair, isScalar, LineCounter, parseAllDocuments, visit } from 'yaml';
 import type { Document } from 'yaml';
 import { assessVariable, type Assessment, type NameOptions } from '../detect/index.ts';
 import { ComposeReader, type Service, type Variable } from './compose-read.ts';
+import { composeValueSource } from './interpolation.ts';
 import { PARSE_OPTIONS } from './yaml-edit.ts';
 
 export interface SecretVariable {
@@ -57,4 +58,37 @@ export function secretsIn(text: string, names: NameOptions): string[] {
     }
   }
   return found;
+}
+
+/**
+ * Every secret value written in a compose document as `KEY: value` or `- KEY=value`, wherever it is
+ * (shadowed by a later duplicate, overridden after a merge, in an `x-` block no service uses): a
+ * dry-run diff may show any of them on its context lines, so all are masked.
+ */
+export function secretValuesIn(doc: Document, names: NameOptions): string[] {
+  const values: string[] = [];
+  const add = (name: string, value: string): void => {
+    const assessment = assessVariable(name, value, 'compose-env', names);
+    if (!assessment) return;
+    if (assessment.secret) values.push(assessment.secret);
+    const source = composeValueSource(name, value);
+    if (source.kind === 'literal' && source.value !== '') values.push(source.value, value);
+  };
+  visit(doc, {
+    Pair: (_key, pair) => {
+      if (!isPair(pair) || !isScalar(pair.key) || !isScalar(pair.value)) return;
+      const value = pair.value.value;
+      if (typeof pair.key.value !== 'string' || (typeof value !== 'string' && typeof value !== 'number'))
+        return;
+      add(pair.key.value, typeof value === 'string' ? value : (pair.value.source ?? String(value)));
+    },
+    Seq: (_key, seq) => {
+      for (const item of seq.items) {
+        if (!isScalar(item) || typeof item.value !== 'string') continue;
+        const eq = item.value.indexOf('=');
+        if (eq > 0) add(item.value.slice(0, eq), item.value.slice(eq + 1));
+      }
+    },
+  });
+  return values;
 }

@@ -13,7 +13,7 @@
 // A variable written once under a YAML anchor or merge key (`<<: *common`) is converted where it is
 // written, and every service that ends up with the `_FILE` variable is granted the secret, so no
 // service keeps the secret in its environment and none points at a file it cannot read.
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { isMap } from 'yaml';
 import type { Document, LineCounter } from 'yaml';
 import { CliError } from '../cli/errors.ts';
@@ -23,13 +23,14 @@ import {
   nameNode,
   servicesLabel,
   type Candidate,
+  type ClaimOptions,
   type ConversionContext,
   type ConvertibleSource,
 } from './compose-context.ts';
 import { planEnvironment } from './compose-environment.ts';
 import { planDefinitions, planGrants } from './compose-grants.ts';
 import { ComposeReader } from './compose-read.ts';
-import { parseCompose, secretsIn } from './compose-secrets.ts';
+import { parseCompose, secretsIn, secretValuesIn } from './compose-secrets.ts';
 import { displayPath, type ProjectFiles } from './files.ts';
 import type { ValueSource } from './interpolation.ts';
 import { definitionValue, nameCandidates, SecretRegistry, type Wanted } from './secret-registry.ts';
@@ -56,6 +57,11 @@ export interface ComposeFixOptions {
   readonly external: boolean;
   /** Relative paths in every compose file resolve from here: the first file's directory. */
   readonly projectDir: string;
+  /**
+   * Other compose files that may be merged with these (`-f`): the secret names they define are
+   * left to them. A file that is missing or does not parse is passed over.
+   */
+  readonly siblings?: readonly string[];
 }
 
 /** One line of the fix's report, located in a file. */
@@ -96,14 +102,72 @@ export function fixComposeFiles(
   };
   const registry = new SecretRegistry(files);
   const parsed = composeFiles.map((path) => parseComposeFile(path, files));
-  for (const file of parsed)
-    for (const doc of file.docs) registry.collect(new ComposeReader(doc), options.projectDir);
+  for (const sibling of options.siblings ?? []) reserveNamesOf(sibling, files, registry);
+  for (const file of parsed) {
+    for (const doc of file.docs) {
+      const reader = new ComposeReader(doc);
+      const note = (node: unknown, text: string): void => {
+        const at = (node as { range?: readonly number[] | null } | undefined)?.range?.[0];
+        const line = at === undefined ? undefined : file.lines.linePos(at).line;
+        result.notes.push({ file: file.display, ...(line !== undefined ? { line } : {}), text });
+      };
+      // Compose refuses (or merges) a resource an included file defines too: its names are taken.
+      for (const { path, node } of includedFiles(reader, dirname(file.path))) {
+        reserveNamesOf(path, files, registry);
+        const shown = displayPath(path, files.cwd);
+        note(
+          node,
+          `included ${shown} is not fixed by this run (its secrets stay as they are); fix it with -f ${shown}`,
+        );
+      }
+      // `extends: {file: ...}` brings in the environment of a service of another file.
+      for (const service of reader.services()) {
+        const node = reader.get(reader.get(service.map, 'extends'), 'file');
+        const path = reader.text(node);
+        if (path === undefined) continue;
+        const shown = displayPath(resolve(dirname(file.path), path), files.cwd);
+        note(
+          node,
+          `service "${service.name}" extends a service of ${shown}, which is not fixed by this run (its environment stays as it is); fix it with -f ${shown}`,
+        );
+      }
+      registry.collect(reader, options.projectDir);
+      result.sensitive.push(...secretValuesIn(doc, options.names));
+    }
+  }
   for (const file of parsed) {
     const planner = new FilePlanner(file, options, files, registry, result);
     const text = planner.plan();
     if (text !== file.text) files.write(file.path, `${file.bom}${text}`);
   }
   return result;
+}
+
+/** Marks the secret names another compose file defines as taken; a missing or broken file has none. */
+function reserveNamesOf(path: string, files: ProjectFiles, registry: SecretRegistry): void {
+  let text: string | undefined;
+  try {
+    text = files.read(path);
+  } catch {
+    return;
+  }
+  if (text === undefined) return;
+  for (const doc of parseCompose(text.replace(/^\uFEFF/, '')).docs)
+    if (doc.errors.length === 0 && isMap(doc.contents)) registry.reserve(new ComposeReader(doc));
+}
+
+/** The files of a top-level `include:` (`- path`, `- path: p`, `- path: [p, q]`), resolved from `dir`. */
+function includedFiles(reader: ComposeReader, dir: string): { path: string; node: unknown }[] {
+  const found: { path: string; node: unknown }[] = [];
+  for (const item of reader.seq(reader.get(reader.doc.contents, 'include'))?.items ?? []) {
+    const value = reader.map(item) ? reader.get(item, 'path') : item;
+    for (const node of reader.seq(value)?.items ?? [value]) {
+      const path = reader.text(node);
+      if (path === undefined || path.includes('$') || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) continue;
+      found.push({ path: resolve(dir, path), node });
+    }
+  }
+  return found;
 }
 
 interface ParsedCompose {
@@ -268,20 +332,27 @@ class FilePlanner implements ConversionContext {
     );
   }
 
-  claim(base: string, service: string, source: ConvertibleSource): { name: string; wanted: Wanted } {
-    const claim = this.#registry.claim(nameCandidates(base, service), (name) => this.#wanted(source, name));
+  claim(
+    base: string,
+    service: string,
+    source: ConvertibleSource,
+    options: ClaimOptions = {},
+  ): { name: string; wanted: Wanted } {
+    const candidates = nameCandidates(base, service).filter((name) => !options.avoid?.has(name));
+    const external = this.options.external && options.build !== true;
+    const claim = this.#registry.claim(candidates, (name) => this.#wanted(source, name, external));
     if (claim.added) this.#added.push({ name: claim.name, wanted: claim.wanted });
     if (claim.wanted.definition.environment !== undefined) this.result.environmentSourced = true;
     this.#saveValue(claim.wanted);
     return claim;
   }
 
-  #wanted(source: ConvertibleSource, name: string): Wanted {
+  #wanted(source: ConvertibleSource, name: string, external: boolean): Wanted {
     if (source.kind === 'variable') {
-      return { definition: this.options.external ? { external: true } : { environment: source.variable } };
+      return { definition: external ? { external: true } : { environment: source.variable } };
     }
     const file = { path: join(this.options.secretsDir, name), content: source.value };
-    return { definition: this.options.external ? { external: true } : { file: file.path }, file };
+    return { definition: external ? { external: true } : { file: file.path }, file };
   }
 
   #saveValue(wanted: Wanted): void {

@@ -5,7 +5,7 @@
 // mount could not carry, or an ARG no RUN step names (a program may read it from the environment).
 // Everything else in the file stays byte for byte.
 import { assessVariable, type NameOptions } from '../detect/index.ts';
-import { parseDockerfile, type Instruction, type KeyValue } from '../lint/dockerfile/parse.ts';
+import { parseDockerfile, type Instruction, type KeyValue, type Stage } from '../lint/dockerfile/parse.ts';
 import { secretNameFor } from './names.ts';
 
 export interface DockerfileFixOptions {
@@ -87,7 +87,7 @@ export function fixDockerfile(text: string, options: DockerfileFixOptions): Dock
       const decision =
         instruction.stage < 0
           ? decideGlobal(instructions, pair)
-          : decideStageArg(instructions, index, instruction, pair);
+          : decideStageArg(instructions, index, instruction, pair, dockerfile.stages);
       if (!decision.ok) {
         skipped.push({ name: pair.key, line: pair.start.line, reason: decision.reason });
         continue;
@@ -155,6 +155,27 @@ export function fixDockerfile(text: string, options: DockerfileFixOptions): Dock
   return { text: bom + header + out.join(''), converted, skipped, declared, notes };
 }
 
+/**
+ * The secret values written in a Dockerfile's ENV and ARG (an ONBUILD's too), as the linter grades
+ * them: what a diff of the file must mask on its context lines.
+ */
+export function dockerfileSecretValues(text: string, names: NameOptions): string[] {
+  const values: string[] = [];
+  for (const outer of parseDockerfile(text).instructions) {
+    const instruction = outer.keyword === 'ONBUILD' ? outer.inner : outer;
+    if (instruction?.keyword !== 'ENV' && instruction?.keyword !== 'ARG') continue;
+    const context = instruction.keyword === 'ENV' ? 'dockerfile-env' : 'dockerfile-arg';
+    for (const pair of instruction.pairs) {
+      if (pair.value === undefined || pair.value === '') continue;
+      const assessment = assessVariable(pair.key, pair.value, context, names);
+      if (!assessment) continue;
+      if (assessment.secret) values.push(assessment.secret);
+      else if (!pair.value.includes('$')) values.push(pair.value);
+    }
+  }
+  return values;
+}
+
 /** `$X`, `${X}`, `${X:-...}` and friends. */
 function referencePattern(name: string): RegExp {
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -184,6 +205,7 @@ function decideStageArg(
   index: number,
   declaration: Instruction,
   pair: KeyValue,
+  stages: readonly Stage[],
 ): Decision {
   const name = pair.key;
   if (pair.value !== undefined && pair.value !== '') {
@@ -221,6 +243,15 @@ function decideStageArg(
       runs.push(instruction);
     else others.push(instruction);
   }
+  const inherited = inheritedUse(instructions, stages, declaration.stage, name, pattern);
+  if (inherited) {
+    const { stage, line } = inherited;
+    const label = stage.name === undefined ? `${stage.index + 1}` : `"${stage.name}"`;
+    return {
+      ok: false,
+      reason: `ARG ${name} is inherited by stage ${label} (FROM ${stage.image}), which uses it at line ${line}`,
+    };
+  }
   if (runs.length === 0) {
     return {
       ok: false,
@@ -228,6 +259,36 @@ function decideStageArg(
     };
   }
   return { ok: true, runs, others };
+}
+
+/**
+ * A stage built FROM another stage inherits its ARGs (BuildKit). The first use of `name` in a stage
+ * descending from `parent` before that stage declares `name` itself, if any.
+ */
+function inheritedUse(
+  instructions: readonly Instruction[],
+  stages: readonly Stage[],
+  parent: number,
+  name: string,
+  pattern: RegExp,
+): { stage: Stage; line: number } | undefined {
+  // Stage names are case-insensitive; a stage that declares the ARG again passes on its own.
+  const inheriting = new Set([stages[parent]?.name?.toLowerCase()].filter((n) => n !== undefined));
+  for (const stage of stages.slice(parent + 1)) {
+    if (stage.image === undefined || !inheriting.has(stage.image.toLowerCase())) continue;
+    let redeclared = false;
+    for (const instruction of instructions) {
+      // FROM itself reads global ARGs only.
+      if (instruction.stage !== stage.index || instruction.keyword === 'FROM') continue;
+      if (instruction.keyword === 'ARG' && instruction.pairs.some((pair) => pair.key === name)) {
+        redeclared = true;
+        break;
+      }
+      if (mentions(instruction, pattern)) return { stage, line: instruction.start.line };
+    }
+    if (!redeclared && stage.name !== undefined) inheriting.add(stage.name.toLowerCase());
+  }
+  return undefined;
 }
 
 function hasSecretMount(run: Instruction, id: string): boolean {

@@ -1,15 +1,16 @@
 // `envless lint --fix`: before linting, the compose files and Dockerfiles among the linted paths are
-// fixed in place. Each compose file is its own project (its directory, `./secrets/` next to it);
-// Dockerfiles are fixed after the compose files, so an ARG a compose file still passes as a build
-// argument is left alone.
-import { dirname, join } from 'node:path';
+// fixed in place. Each compose file is its own project (its directory, `./secrets/` next to it),
+// except that a compose file and the override file `docker compose` merges over it are one; the
+// secret names other compose files of the directory define are never taken. Dockerfiles are fixed
+// after the compose files, so an ARG a compose file still passes as a build argument is left alone.
+import { basename, dirname, join } from 'node:path';
 import { CliError } from '../cli/errors.ts';
 import type { NameOptions } from '../detect/index.ts';
 import { discover, MissingPathError } from '../lint/discover.ts';
 import type { FixMessage } from './compose.ts';
 import { fixDockerfile } from './dockerfile.ts';
 import { commitChanges, displayPath, ProjectFiles, type FileChange } from './files.ts';
-import { fixComposeProject } from './project.ts';
+import { composeFilesIn, defaultComposeFiles, fixComposeProject } from './project.ts';
 import { dockerfileMessages, type FixReport } from './report.ts';
 
 export interface LintFixSettings {
@@ -46,13 +47,21 @@ export function planLintFixes(paths: readonly string[], settings: LintFixSetting
     housekeeping: [] as FixMessage[],
   };
   const kept = new Map<string, Set<string>>();
-  for (const candidate of candidates.filter((c) => c.nameClass === 'compose')) {
-    const projectDir = dirname(candidate.path);
+  const composeFiles = candidates.filter((c) => c.nameClass === 'compose').map((c) => c.path);
+  for (const project of composeProjects(composeFiles)) {
+    const projectDir = dirname(project[0]!);
+    const siblings = composeFilesIn(projectDir).filter((path) => !project.includes(path));
     let result;
     try {
       result = fixComposeProject(
-        [candidate.path],
-        { names: settings.names, projectDir, secretsDir: join(projectDir, 'secrets'), external: false },
+        project,
+        {
+          names: settings.names,
+          projectDir,
+          secretsDir: join(projectDir, 'secrets'),
+          external: false,
+          siblings,
+        },
         files,
       );
     } catch (error) {
@@ -79,4 +88,21 @@ export function planLintFixes(paths: readonly string[], settings: LintFixSetting
     report.skipped.push(...messages.skipped);
   }
   return { ...report, changes: files.changes() };
+}
+
+/**
+ * The compose files as projects: in each directory, the compose file and the override file that
+ * `docker compose` merges over it are one project (as `envless compose fix` without -f); every other
+ * compose file is a project of its own.
+ */
+function composeProjects(paths: readonly string[]): string[][] {
+  const byDir = new Map<string, string[]>();
+  for (const path of paths) byDir.set(dirname(path), [...(byDir.get(dirname(path)) ?? []), path]);
+  const projects: string[][] = [];
+  for (const [dir, inDir] of byDir) {
+    const pair = defaultComposeFiles(inDir.map((path) => basename(path))).map((name) => join(dir, name));
+    if (pair.length > 1) projects.push(pair);
+    for (const path of inDir) if (pair.length < 2 || !pair.includes(path)) projects.push([path]);
+  }
+  return projects;
 }

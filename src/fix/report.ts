@@ -1,5 +1,6 @@
 // How the fixes report: one line per conversion, note and variable left as is (`file:line: ...`),
 // then what is (or would be) written. Values never appear; secret files are named, not shown.
+import { findSecretsInText } from '../detect/index.ts';
 import { maskSecrets } from './mask.ts';
 import { unifiedDiff } from './diff.ts';
 import { displayPath, type FileChange } from './files.ts';
@@ -52,7 +53,10 @@ export function formatChanges(changes: readonly FileChange[], cwd: string, dryRu
     .join('');
 }
 
-/** Unified diffs of the non-secret changes, every known secret masked. */
+/**
+ * Unified diffs of the non-secret changes, every known secret masked, and every credential-shaped
+ * value too (a token in a `command:` or a RUN step that the fix leaves in place shows on context lines).
+ */
 export function formatDiffs(
   changes: readonly FileChange[],
   cwd: string,
@@ -62,8 +66,12 @@ export function formatDiffs(
     .filter((change) => !change.secret)
     .map((change) => {
       const shown = displayPath(change.path, cwd);
-      const before = maskSecrets(change.before ?? '', sensitive);
-      const after = maskSecrets(change.after, sensitive);
+      const found = [change.before ?? '', change.after].flatMap((text) =>
+        findSecretsInText(text).map((match) => match.secret),
+      );
+      const secrets = [...sensitive, ...found];
+      const before = maskSecrets(change.before ?? '', secrets);
+      const after = maskSecrets(change.after, secrets);
       return unifiedDiff(before, after, {
         from: change.before === undefined ? '/dev/null' : `a/${shown}`,
         to: `b/${shown}`,

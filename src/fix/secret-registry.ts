@@ -34,6 +34,7 @@ export interface Claim {
 export class SecretRegistry {
   readonly #existing = new Map<string, SecretDefinition>();
   readonly #planned = new Map<string, Wanted>();
+  readonly #reserved = new Set<string>();
   readonly #files: ProjectFiles;
 
   constructor(files: ProjectFiles) {
@@ -58,9 +59,20 @@ export class SecretRegistry {
     }
   }
 
+  /**
+   * Names another compose file defines that may be merged with these (a sibling `-f` file): never
+   * reused (this project may be run without it) and never defined again (the merge would make one
+   * definition replace the other).
+   */
+  reserve(reader: ComposeReader): void {
+    for (const entry of reader.entries(reader.get(reader.doc.contents, 'secrets')))
+      this.#reserved.add(entry.key);
+  }
+
   /** The first candidate name that is free, or already defined to hold the same thing. */
   claim(candidates: readonly string[], want: (name: string) => Wanted): Claim {
     for (const name of candidates) {
+      if (this.#reserved.has(name)) continue;
       const wanted = want(name);
       const existing = this.#existing.get(name);
       if (existing) {

@@ -29,8 +29,11 @@ export type YamlEdit =
       /** Separate it from what precedes it by a blank line (a new top-level section). */
       readonly blankLineBefore?: boolean;
     }
-  /** Replaces a pair's value (an alias, null or a flow collection) with a flow-style value. */
-  | { readonly kind: 'set-value'; readonly pair: Pair; readonly value: YamlValue };
+  /**
+   * Replaces a pair's value (an alias, null or a flow collection) with a flow-style value; with
+   * `tag`, the value's tag as written (`!reset`) is replaced too.
+   */
+  | { readonly kind: 'set-value'; readonly pair: Pair; readonly value: YamlValue; readonly tag?: string };
 
 /** The layout of the file, so inserted lines look like their neighbours. */
 export interface YamlStyle {
@@ -232,6 +235,11 @@ export function splicesFor(text: string, edit: YamlEdit, style: YamlStyle): Spli
       if (isCollection(value) && !isFlow(value)) throw new CannotSplice('block collection');
       const valueRange = rangeOf(value);
       const afterColon = colonEnd(text, edit.pair);
+      if (edit.tag !== undefined) {
+        // The old tag is written between the colon and the value: both go.
+        const end = Math.max(valueRange?.[1] ?? afterColon, afterColon);
+        return [{ from: afterColon, to: end, text: ` ${edit.tag} ${renderFlow(edit.value)}` }];
+      }
       if (!valueRange || valueRange[1] <= afterColon)
         return [{ from: afterColon, to: afterColon, text: ` ${renderFlow(edit.value)}` }];
       // An alias or a flow collection: replace it where it is written.
@@ -361,9 +369,12 @@ export function applyToTree(doc: Document, edits: readonly YamlEdit[]): void {
         if (anchor) insertedAfter.set(anchor, pair);
         break;
       }
-      case 'set-value':
-        edit.pair.value = doc.createNode(edit.value, { flow: true });
+      case 'set-value': {
+        const node = doc.createNode(edit.value, { flow: true });
+        if (edit.tag !== undefined) node.tag = edit.tag;
+        edit.pair.value = node;
         break;
+      }
     }
   }
 }
