@@ -1,6 +1,8 @@
 // The one place envless talks to a Docker engine. dockerode is imported lazily here, so only the
 // `envless docker ...` commands load it; `envless lint` never does.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type Dockerode from 'dockerode';
 import { CliError } from '../cli/errors.ts';
@@ -52,6 +54,18 @@ export function resolveEndpoint(env: Readonly<Record<string, string | undefined>
           `cannot read the TLS files in DOCKER_CERT_PATH=${dir}: ${(error as NodeJS.ErrnoException).code ?? error}`,
         );
       }
+    } else if (secure) {
+      // As the docker CLI: without DOCKER_CERT_PATH, the files of its config directory
+      // ($DOCKER_CONFIG, else ~/.docker) that exist.
+      const dir = env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
+      for (const [option, file] of [
+        ['ca', 'ca.pem'],
+        ['cert', 'cert.pem'],
+        ['key', 'key.pem'],
+      ] as const) {
+        const path = join(dir, file);
+        if (existsSync(path)) options[option] = readFileSync(path);
+      }
     }
     return { display: host, options };
   }
@@ -85,6 +99,7 @@ export async function connectEngine(
 ): Promise<{ docker: DockerClient; endpoint: EngineEndpoint }> {
   const endpoint = resolveEndpoint(env);
   const { default: Docker } = await import('dockerode');
+  silenceTransportLog();
   // A connection that hangs (a firewalled tcp:// host) must not hold the process open.
   // (docker-modem reads connectionTimeout; the type definitions do not list it.)
   const options: Dockerode.DockerOptions & { connectionTimeout: number } = {
@@ -94,6 +109,10 @@ export async function connectEngine(
   const docker = new Docker(options);
   try {
     await withTimeout(docker.ping(), PING_TIMEOUT_MS, 'no answer');
+    // docker-modem's connectionTimeout runs until the answer's headers arrive, not until the
+    // connection is made: left on, any request the engine takes longer to answer (listing
+    // thousands of images, a busy Swarm manager) would be cut off. The ping bounded the connection.
+    (docker.modem as { connectionTimeout?: number }).connectionTimeout = undefined;
   } catch (error) {
     const reason = describeFailure(error);
     const where = env.DOCKER_HOST
@@ -105,6 +124,23 @@ export async function connectEngine(
     );
   }
   return { docker, endpoint };
+}
+
+/**
+ * docker-modem logs every answer of the engine (containers' Env, secrets and all) through the
+ * `debug` module, so DEBUG=* set to troubleshoot a connection would print secret values. Its
+ * `modem` namespace is turned off, whatever DEBUG says; other namespaces are left as they are.
+ */
+function silenceTransportLog(): void {
+  try {
+    const fromDockerode = createRequire(createRequire(import.meta.url).resolve('dockerode'));
+    const fromModem = createRequire(fromDockerode.resolve('docker-modem'));
+    const debug = fromModem('debug') as { disable(): string; enable(namespaces: string): void };
+    const namespaces = debug.disable();
+    debug.enable(namespaces ? `${namespaces},-modem` : '');
+  } catch {
+    // No debug module where docker-modem looks: then nothing logs.
+  }
 }
 
 const SOCKET_ERRORS: Record<string, string> = {

@@ -124,25 +124,40 @@ export interface TaskFacts {
 export type Convergence = 'converged' | 'waiting' | { readonly failed: string };
 
 /**
+ * What a service runs: a number of replicas, one task per eligible node (`global`, possibly none),
+ * or tasks that run to completion (`job`, replicated or global). `undefined` reads as `global`.
+ */
+export type ServiceMode = number | 'global' | 'job';
+
+/** Task states after which a task runs nothing any more (swarmkit's terminal states). */
+const TERMINAL_STATES = new Set(['complete', 'failed', 'shutdown', 'rejected', 'orphaned', 'remove']);
+
+/**
  * Whether a service runs only the new versions: every task meant to run is running, references
- * every new secret and no old one, and there are as many as the service asks for. `updateState` is
- * the service's UpdateStatus.State: a paused or rolled-back update will not converge by waiting.
+ * every new secret and no old one, and there are as many as the service asks for. A job has
+ * converged once no task still alive references an old version (its tasks complete, and a finished
+ * task holds nothing); a global service may have no task at all (no eligible node). `updateState`
+ * is the service's UpdateStatus.State: a paused or rolled-back update will not converge by waiting.
  */
 export function serviceConvergence(
   tasks: readonly TaskFacts[],
   expected: { readonly newIds: ReadonlySet<string>; readonly oldIds: ReadonlySet<string> },
-  replicas: number | undefined,
+  mode: ServiceMode | undefined,
   update?: { readonly state?: string; readonly message?: string },
 ): Convergence {
   if (update?.state && /^(?:paused|rollback_)/.test(update.state))
     return {
       failed: `update ${update.state.replace('_', ' ')}${update.message ? `: ${update.message}` : ''}`,
     };
+  const usesOld = (task: TaskFacts) => task.secretIds.some((id) => expected.oldIds.has(id));
+  if (mode === 'job')
+    return tasks.some((task) => !TERMINAL_STATES.has(task.state ?? '') && usesOld(task))
+      ? 'waiting'
+      : 'converged';
   const active = tasks.filter((task) => task.desiredState === 'running');
-  if (replicas === 0) return active.length === 0 ? 'converged' : 'waiting';
-  if (active.length < (replicas ?? 1)) return 'waiting';
+  if (mode === 0) return active.length === 0 ? 'converged' : 'waiting';
+  if (typeof mode === 'number' && active.length < mode) return 'waiting';
   const onNewVersion = (task: TaskFacts) =>
-    [...expected.newIds].every((id) => task.secretIds.includes(id)) &&
-    !task.secretIds.some((id) => expected.oldIds.has(id));
+    [...expected.newIds].every((id) => task.secretIds.includes(id)) && !usesOld(task);
   return active.every((task) => task.state === 'running' && onNewVersion(task)) ? 'converged' : 'waiting';
 }

@@ -14,6 +14,7 @@ import {
   type KeyPlan,
   type SecretReference,
   type ServiceFacts,
+  type ServiceMode,
   type TaskFacts,
 } from './plan.ts';
 import type { SecretEntry } from './select.ts';
@@ -47,7 +48,12 @@ interface ServiceInspect {
   Version?: { Index?: number };
   Spec?: {
     Name?: string;
-    Mode?: { Replicated?: { Replicas?: number }; Global?: object };
+    Mode?: {
+      Replicated?: { Replicas?: number };
+      Global?: object;
+      ReplicatedJob?: object;
+      GlobalJob?: object;
+    };
     TaskTemplate?: { ContainerSpec?: { Secrets?: SecretReference[] } };
   };
   UpdateStatus?: { State?: string; Message?: string };
@@ -125,11 +131,17 @@ export async function syncSecrets(
       replacements.set(old.id, { id: ids.get(plan.name)!, name: plan.name, key: plan.key });
   }
   const updated = replacements.size === 0 ? [] : await updateServices(docker, replacements);
+  // An earlier run may have moved a service whose update then stalled (paused, no node, ...): a
+  // service already on a new version must run it before an old version of its key goes, too.
+  const watched =
+    replacements.size === 0
+      ? []
+      : [...updated, ...(await servicesOnNewVersions(docker, plans, ids, updated))];
 
   // 3. Wait for those services to run the new versions, all within one deadline.
   const deadline = Date.now() + options.timeoutMs;
   const outcomes = await Promise.all(
-    updated.map(async (service) => ({
+    watched.map(async (service) => ({
       service,
       outcome: await waitForConvergence(docker, service, deadline, options.pollMs ?? 500),
     })),
@@ -158,6 +170,7 @@ export async function syncSecrets(
       await engineCall(`removing secret ${old.name}`, () => docker.getSecret(old.id).remove());
       removed.push(old.name);
     }
+    // Services moved to the new version by this run.
     const services = updated.filter((s) => s.keys.includes(plan.key)).map((s) => s.name);
     const status: KeyStatus = unconvergedKeys.has(plan.key)
       ? 'pending'
@@ -228,7 +241,55 @@ interface UpdatedService {
   readonly keys: string[];
   readonly newIds: Set<string>;
   readonly oldIds: Set<string>;
-  readonly replicas: number | undefined;
+  readonly mode: ServiceMode;
+  /** Updated by this run (its UpdateStatus is about this update), not by an earlier one. */
+  readonly fresh: boolean;
+}
+
+function serviceMode(spec: ServiceInspect['Spec']): ServiceMode {
+  if (spec?.Mode?.Replicated) return spec.Mode.Replicated.Replicas ?? 1;
+  if (spec?.Mode?.ReplicatedJob || spec?.Mode?.GlobalJob) return 'job';
+  return 'global';
+}
+
+/**
+ * Services this run did not update that already reference the new version of a key that still has
+ * old versions: an earlier run moved them, and the old versions stay until they run the new one.
+ */
+async function servicesOnNewVersions(
+  docker: DockerClient,
+  plans: readonly KeyPlan[],
+  ids: ReadonlyMap<string, string>,
+  updated: readonly UpdatedService[],
+): Promise<UpdatedService[]> {
+  const byNewId = new Map(
+    plans.filter((plan) => plan.oldVersions.length > 0).map((plan) => [ids.get(plan.name)!, plan]),
+  );
+  const done = new Set(updated.map((service) => service.id));
+  const services = (await engineCall('listing services', () => docker.listServices())) as ServiceInspect[];
+  return services.flatMap((service) => {
+    if (done.has(service.ID)) return [];
+    const references = service.Spec?.TaskTemplate?.ContainerSpec?.Secrets ?? [];
+    const keyPlans = [
+      ...new Set(
+        references
+          .flatMap((ref) => (ref.SecretID ? [byNewId.get(ref.SecretID)] : []))
+          .filter((p) => p !== undefined),
+      ),
+    ];
+    if (keyPlans.length === 0) return [];
+    return [
+      {
+        id: service.ID,
+        name: service.Spec?.Name ?? service.ID,
+        keys: keyPlans.map((plan) => plan.key),
+        newIds: new Set(keyPlans.map((plan) => ids.get(plan.name)!)),
+        oldIds: new Set(keyPlans.flatMap((plan) => plan.oldVersions.map((old) => old.id))),
+        mode: serviceMode(service.Spec),
+        fresh: false,
+      },
+    ];
+  });
 }
 
 /**
@@ -245,9 +306,8 @@ async function updateServices(
     if (!facts.secrets.some((ref) => ref.SecretID !== undefined && replacements.has(ref.SecretID))) continue;
     for (let attempt = 1; ; attempt++) {
       const service = docker.getService(facts.id);
-      const current = (await engineCall(`reading service ${facts.name}`, () =>
-        service.inspect(),
-      )) as ServiceInspect;
+      const current = await inspectService(docker, facts.id, facts.name);
+      if (!current) break; // removed since it was listed: nothing to move
       const spec = current.Spec ?? {};
       const references = spec.TaskTemplate?.ContainerSpec?.Secrets ?? [];
       const next = replaceSecretReferences(references, replacements);
@@ -278,12 +338,27 @@ async function updateServices(
         keys,
         newIds: new Set([...oldIds].map((id) => replacements.get(id)!.id)),
         oldIds,
-        replicas: spec.Mode?.Replicated ? (spec.Mode.Replicated.Replicas ?? 1) : undefined,
+        mode: serviceMode(spec),
+        fresh: true,
       });
       break;
     }
   }
   return updated;
+}
+
+/** A service's inspect, or undefined when it no longer exists. */
+async function inspectService(
+  docker: DockerClient,
+  id: string,
+  name: string,
+): Promise<ServiceInspect | undefined> {
+  try {
+    return (await docker.getService(id).inspect()) as ServiceInspect;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    return engineCall(`reading service ${name}`, () => Promise.reject(error));
+  }
 }
 
 async function waitForConvergence(
@@ -293,9 +368,9 @@ async function waitForConvergence(
   pollMs: number,
 ): Promise<'converged' | string> {
   for (;;) {
-    const inspect = (await engineCall(`reading service ${service.name}`, () =>
-      docker.getService(service.id).inspect(),
-    )) as ServiceInspect;
+    const inspect = await inspectService(docker, service.id, service.name);
+    // Removed meanwhile (a stack torn down): a service that is gone runs no old version.
+    if (!inspect) return 'converged';
     const tasks = (await engineCall(`listing tasks of ${service.name}`, () =>
       docker.listTasks({ filters: { service: [service.id] } }),
     )) as TaskInspect[];
@@ -306,10 +381,12 @@ async function waitForConvergence(
         ref.SecretID ? [ref.SecretID] : [],
       ),
     }));
-    const outcome = serviceConvergence(facts, service, service.replicas, {
-      state: inspect.UpdateStatus?.State,
-      message: inspect.UpdateStatus?.Message,
-    });
+    const update = { state: inspect.UpdateStatus?.State, message: inspect.UpdateStatus?.Message };
+    // The UpdateStatus of a service updated by an earlier run may be about another update: it only
+    // explains why its tasks are not on the new version yet.
+    let outcome = serviceConvergence(facts, service, service.mode, service.fresh ? update : undefined);
+    if (!service.fresh && outcome === 'waiting')
+      outcome = serviceConvergence(facts, service, service.mode, update);
     if (outcome === 'converged') return outcome;
     if (outcome !== 'waiting') return outcome.failed;
     if (Date.now() + pollMs > deadline) return 'did not run the new version in time';
