@@ -43,6 +43,14 @@ describe('parseDotenv', () => {
     ]);
   });
 
+  it("keeps an escaped quote inside single quotes, as compose-go does (`'it\\'s'` is `it\\'s`)", () => {
+    const text = ["A='it\\'s'", 'B=next'].join('\n');
+    expect(parseDotenv(text).map((e) => [e.key, e.value])).toEqual([
+      ['A', "it\\'s"],
+      ['B', 'next'],
+    ]);
+  });
+
   it('never throws and reports positions inside the text', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 400 }), (text) => {

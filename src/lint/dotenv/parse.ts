@@ -76,7 +76,8 @@ function findClose(body: string, quote: string): number {
       j++;
       continue;
     }
-    if (body[j] === quote) return j;
+    // As compose-go: `\'` does not close a single-quoted value (and stays in it as written).
+    if (body[j] === quote && !(quote === "'" && body[j - 1] === '\\')) return j;
   }
   return -1;
 }
