@@ -34,7 +34,8 @@ export function resolveEndpoint(env: Readonly<Record<string, string | undefined>
   } catch {
     throw badHost(host);
   }
-  const tls = Boolean(env.DOCKER_TLS_VERIFY) && env.DOCKER_TLS_VERIFY !== '0';
+  // As the docker CLI: any non-empty DOCKER_TLS_VERIFY turns verification on, "0" included.
+  const tls = Boolean(env.DOCKER_TLS_VERIFY);
   if (url.protocol === 'tcp:' || url.protocol === 'http:' || url.protocol === 'https:') {
     const secure = tls || url.protocol === 'https:';
     const options: Dockerode.DockerOptions = {
@@ -120,7 +121,7 @@ export async function connectEngine(
       : `the default socket ${endpoint.display}`;
     throw new CliError(
       'ENVLESS_DOCKER_UNREACHABLE',
-      `cannot reach the Docker engine at ${where} (${reason}); start the daemon or set DOCKER_HOST to its socket`,
+      `cannot reach the Docker engine at ${where} (${reason}); ${remedyFor(error)}`,
     );
   }
   return { docker, endpoint };
@@ -141,6 +142,16 @@ function silenceTransportLog(): void {
   } catch {
     // No debug module where docker-modem looks: then nothing logs.
   }
+}
+
+/** What to do about a failed first contact, by its cause. */
+function remedyFor(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'EACCES' || code === 'EPERM')
+    return 'this user may not open the socket: join the group that owns it (usually docker) or set DOCKER_HOST';
+  if (typeof code === 'string' && /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME/.test(code))
+    return 'check the TLS files (DOCKER_CERT_PATH, or ca.pem, cert.pem and key.pem in ~/.docker) and DOCKER_TLS_VERIFY';
+  return 'start the daemon or set DOCKER_HOST to its socket';
 }
 
 const SOCKET_ERRORS: Record<string, string> = {

@@ -2,11 +2,14 @@
 // flags. Each is one clear line on stderr and exit status 2. And `envless lint` never loads
 // dockerode.
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createThrowAwayCertificates } from '../../src/webhook/certs.ts';
 import { envless } from './cli.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -52,6 +55,29 @@ describe('no engine reachable', () => {
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(run.stderr).toContain('cannot reach the Docker engine');
+  });
+
+  it('a TLS failure points at the TLS files, not at starting the daemon', async () => {
+    // An HTTPS server the client cannot verify (its CA is nowhere the client looks).
+    const { serving } = await createThrowAwayCertificates({ hosts: ['127.0.0.1'] });
+    const server = createServer({ cert: serving.cert, key: serving.key }, (_req, res) => res.end('OK'));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const result = await envless(['docker', 'audit'], {
+        cwd: work,
+        env: { DOCKER_HOST: `tcp://127.0.0.1:${port}`, DOCKER_TLS_VERIFY: '1', HOME: work },
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toMatch(
+        /cannot reach the Docker engine at DOCKER_HOST=tcp:\/\/127\.0\.0\.1:\d+ \(/,
+      );
+      expect(result.stderr).toMatch(
+        /; check the TLS files \(DOCKER_CERT_PATH, or ca\.pem, cert\.pem and key\.pem in ~\/\.docker\) and DOCKER_TLS_VERIFY\n$/,
+      );
+    } finally {
+      server.close();
+    }
   });
 
   it('an unsupported DOCKER_HOST is a usage error', async () => {

@@ -1,5 +1,8 @@
 // The pure parts of the Docker commands, without an engine: history parsing, audit findings,
 // secret naming, dotenv selection and the sync plan.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { auditContainer, auditFindings, auditImage, parseEnvList } from '../../src/docker/audit.ts';
 import { parseHistoryLine } from '../../src/docker/history.ts';
@@ -309,5 +312,21 @@ describe('resolveEndpoint', () => {
       username: 'me',
     });
     expect(() => resolveEndpoint({ DOCKER_HOST: 'npipe:////./pipe/docker_engine' })).toThrow(/not supported/);
+  });
+
+  it('any non-empty DOCKER_TLS_VERIFY turns TLS on, "0" included, as the docker CLI reads it', () => {
+    const home = mkdtempSync(join(tmpdir(), 'envless-tls-home-'));
+    try {
+      for (const verify of ['1', '0', 'false']) {
+        expect(
+          resolveEndpoint({ DOCKER_HOST: 'tcp://127.0.0.1', DOCKER_TLS_VERIFY: verify, HOME: home }).options,
+        ).toEqual({ host: '127.0.0.1', port: '2376', protocol: 'https' });
+      }
+      expect(
+        resolveEndpoint({ DOCKER_HOST: 'tcp://127.0.0.1', DOCKER_TLS_VERIFY: '', HOME: home }).options,
+      ).toEqual({ host: '127.0.0.1', port: '2375', protocol: 'http' });
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
