@@ -44,6 +44,8 @@ Options:
       --prefix PREFIX     prefix for secret names, e.g. "myapp_" (default: none)
       --label KEY=VALUE   extra label for created secrets (repeatable)
       --timeout SECONDS   how long to wait for updated services (default: 60)
+      --dry-run           read the engine and report what a run would create, rotate and
+                          remove; change nothing (in JSON, "removed" lists what would go)
   -f, --format FORMAT     text (default) or json
   -c, --config FILE       .envless.yaml to read allow/secrets lists from
   -h, --help              show this help
@@ -115,6 +117,7 @@ export async function runSecretsSync(args: string[], io: CliIO): Promise<number>
         prefix: { type: 'string' },
         label: { type: 'string', multiple: true },
         timeout: { type: 'string' },
+        'dry-run': { type: 'boolean' },
         format: { type: 'string', short: 'f' },
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h' },
@@ -150,9 +153,14 @@ export async function runSecretsSync(args: string[], io: CliIO): Promise<number>
 
   const { docker } = await connectEngine(io.env);
   const { syncSecrets } = await import('../docker/secrets/sync.ts');
-  const results = await syncSecrets(docker, secrets, { prefix, labels, timeoutMs });
+  const dryRun = values['dry-run'] ?? false;
+  const results = await syncSecrets(docker, secrets, { prefix, labels, timeoutMs, dryRun });
 
-  io.writeOut(format === 'json' ? syncJson(envFile, results, skipped) : syncTable(envFile, results, skipped));
+  io.writeOut(
+    format === 'json'
+      ? syncJson(envFile, results, skipped, dryRun)
+      : syncTable(envFile, results, skipped, dryRun),
+  );
   return results.some((r) => r.status === 'pending') ? EXIT.findings : EXIT.ok;
 }
 
@@ -198,8 +206,14 @@ function parseTimeout(value: string | undefined): number {
   return seconds * 1000;
 }
 
-function syncTable(envFile: string, results: readonly KeyResult[], skipped: readonly SkippedEntry[]): string {
+function syncTable(
+  envFile: string,
+  results: readonly KeyResult[],
+  skipped: readonly SkippedEntry[],
+  dryRun: boolean,
+): string {
   const lines: string[] = [];
+  if (dryRun) lines.push('dry run: nothing was changed; a run would do this:');
   if (results.length === 0) lines.push(`no secret keys in ${envFile}`);
   else {
     const rows = [
@@ -216,7 +230,12 @@ function syncTable(envFile: string, results: readonly KeyResult[], skipped: read
       );
   }
   const removed = results.flatMap((r) => r.removed);
-  if (removed.length > 0) lines.push(`removed old versions: ${removed.join(', ')}`);
+  if (removed.length > 0)
+    lines.push(
+      dryRun
+        ? `would remove old versions, once the services run the new ones: ${removed.join(', ')}`
+        : `removed old versions: ${removed.join(', ')}`,
+    );
   for (const r of results) {
     if (r.kept.length > 0) lines.push(`kept ${r.kept.join(', ')} for ${r.key}: ${r.note ?? 'still in use'}`);
   }
@@ -226,15 +245,21 @@ function syncTable(envFile: string, results: readonly KeyResult[], skipped: read
   const count = (status: string) => results.filter((r) => r.status === status).length;
   if (results.length > 0)
     lines.push(
-      `${results.length} secret${results.length === 1 ? '' : 's'} from ${envFile}: ${count('created')} created, ${count('rotated')} rotated, ${count('unchanged')} unchanged${count('pending') > 0 ? `, ${count('pending')} pending` : ''}`,
+      `${results.length} secret${results.length === 1 ? '' : 's'} from ${envFile}: ${count('created')}${dryRun ? ' to be' : ''} created, ${count('rotated')}${dryRun ? ' to be' : ''} rotated, ${count('unchanged')} unchanged${count('pending') > 0 ? `, ${count('pending')} pending` : ''}`,
     );
   return `${lines.join('\n')}\n`;
 }
 
-function syncJson(envFile: string, results: readonly KeyResult[], skipped: readonly SkippedEntry[]): string {
+function syncJson(
+  envFile: string,
+  results: readonly KeyResult[],
+  skipped: readonly SkippedEntry[],
+  dryRun: boolean,
+): string {
   return `${JSON.stringify(
     {
       envFile,
+      ...(dryRun ? { dryRun: true } : {}),
       secrets: results.map((r) => ({
         key: r.key,
         secret: r.secret,

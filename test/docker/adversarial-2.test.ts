@@ -299,6 +299,46 @@ describe.skipIf(suite.skip)('adversarial 2: real Docker engine', () => {
     });
   });
 
+  describe('secrets sync --dry-run', () => {
+    it('reports what a run would create, move and remove, and changes nothing', async () => {
+      const v1 = `dry_token-${valueHash(JOB_TOKEN_1)}`;
+      const v2 = `dry_token-${valueHash(JOB_TOKEN_2)}`;
+      const dir = project(ctx, 'dry', { '.env': `DRY_TOKEN=${JOB_TOKEN_1}\n` });
+      const before = await syncJson(dir, '--dry-run');
+      expect(before.run.status).toBe(0);
+      expect(before.json).toMatchObject({ dryRun: true, secrets: [{ secret: v1, status: 'created' }] });
+      expect(await secretNames(ctx)).not.toContain(v1);
+
+      expect((await sync(dir)).status).toBe(0);
+      await createService(
+        'dry-svc',
+        ['--constraint', 'node.labels.envless-test-nowhere==1', '--secret', `source=${v1},target=dry_token`],
+        ['sleep', '600'],
+      );
+      writeFileSync(join(dir, '.env'), `DRY_TOKEN=${JOB_TOKEN_2}\n`);
+      const preview = await syncJson(dir, '--dry-run');
+      expect(preview.run.status).toBe(0);
+      expect(preview.json!.secrets).toEqual([
+        { key: 'DRY_TOKEN', secret: v2, status: 'rotated', services: ['dry-svc'], removed: [v1], kept: [] },
+      ]);
+      const text = await envlessOn(ctx, ['docker', 'secrets', 'sync', '--dry-run'], dir);
+      expectNoSecret(text);
+      expect(text.stdout).toMatch(/^dry run: nothing was changed/);
+      expect(text.stdout).toContain(`would remove old versions, once the services run the new ones: ${v1}`);
+      // Nothing changed: no new version, the service still on the old one.
+      expect(await secretNames(ctx)).not.toContain(v2);
+      const { stdout } = await docker([
+        'service',
+        'inspect',
+        'dry-svc',
+        '--format',
+        '{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}',
+      ]);
+      expect(stdout.trim()).toBe(v1);
+      await docker(['service', 'rm', 'dry-svc']);
+    });
+  });
+
   describe('the engine endpoint', () => {
     // Not a defect (kept as a check): `DOCKER_HOST=tcp://[::1]:PORT`, an IPv6 literal as the docker
     // CLI accepts it, reaches the engine although URL keeps the brackets in its hostname.

@@ -26,6 +26,8 @@ export interface SyncOptions {
   /** How long to wait for updated services to run the new versions. */
   readonly timeoutMs: number;
   readonly pollMs?: number;
+  /** Read and plan only: report what a run would do, change nothing. */
+  readonly dryRun?: boolean;
 }
 
 export type KeyStatus = 'created' | 'unchanged' | 'rotated' | 'pending';
@@ -109,6 +111,8 @@ export async function syncSecrets(
     throw new CliError('ENVLESS_DOCKER_FAILED', (error as Error).message);
   }
 
+  if (options.dryRun) return preview(plans, await listServiceFacts(docker));
+
   // 1. Create the versions that do not exist yet.
   const ids = new Map(existing.map((secret) => [secret.name, secret.id]));
   for (const [i, plan] of plans.entries()) {
@@ -191,6 +195,31 @@ export async function syncSecrets(
     });
   }
   return results;
+}
+
+/**
+ * What a run would do, from the plan and the services as they are: which versions it would create,
+ * which services it would move (those mounting an old version), which old versions it would then
+ * remove (`removed`, once those services run the new one).
+ */
+function preview(plans: readonly KeyPlan[], services: readonly ServiceFacts[]): KeyResult[] {
+  return plans.map((plan) => {
+    const oldIds = new Set(plan.oldVersions.map((old) => old.id));
+    const moved = services
+      .filter((service) =>
+        service.secrets.some((ref) => ref.SecretID !== undefined && oldIds.has(ref.SecretID)),
+      )
+      .map((service) => service.name);
+    const status: KeyStatus = plan.oldVersions.length > 0 ? 'rotated' : plan.exists ? 'unchanged' : 'created';
+    return {
+      key: plan.key,
+      secret: plan.name,
+      status,
+      services: moved,
+      removed: plan.oldVersions.map((old) => old.name),
+      kept: [],
+    };
+  });
 }
 
 async function requireSwarmManager(docker: DockerClient): Promise<void> {
