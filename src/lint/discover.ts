@@ -12,15 +12,23 @@ const DOCKERFILE = /^(?:(?:docker|container)file(?:[._-].*)?|.+[._-](?:docker|co
 const COMPOSE = /^(?:compose(?:\.[^/]+)?|docker-compose[^/]*)\.ya?ml$/i;
 const DOTENV = /^(?:\.env(?:\..+)?|.+\.env)$/i;
 const YAML_OR_JSON = /\.(?:ya?ml|json)$/i;
+/**
+ * Extensions of files that are neither Dockerfiles nor dotenv files whatever the rest of their
+ * name says: sources and docs about them (`dockerfile-parse.test.ts`, `Dockerfile.md`,
+ * `.env.ts`), BuildKit's per-Dockerfile ignore file (`Dockerfile.dockerignore`), data and backups.
+ */
+const OTHER_FILE =
+  /\.(?:dockerignore|md|markdown|rst|adoc|txt|html?|[cm]?[jt]sx?|py|go|rs|java|kt|rb|php|cs|c|h|cc|cpp|json|ya?ml|toml|ini|xml|lock|orig|rej|bak|swp|log|png|jpe?g|gif|svg|pdf|zip|t?gz)$/i;
 
 export type NameClass = FileKind | 'manifest-candidate';
 
 /** Classifies by file name alone; 'manifest-candidate' needs a look at the content. */
 export function classifyByName(fileName: string): NameClass | undefined {
   const name = basename(fileName);
-  if (DOCKERFILE.test(name)) return 'dockerfile';
+  const other = OTHER_FILE.test(name);
+  if (DOCKERFILE.test(name) && !other) return 'dockerfile';
   if (COMPOSE.test(name)) return 'compose';
-  if (DOTENV.test(name)) return 'dotenv';
+  if (DOTENV.test(name) && !other) return 'dotenv';
   if (YAML_OR_JSON.test(name)) return 'manifest-candidate';
   return undefined;
 }

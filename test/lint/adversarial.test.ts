@@ -1009,6 +1009,28 @@ describe('file system', () => {
     expect(findings(join(dir, 'sub'))).toEqual({ status: 0, list: [] });
   });
 
+  it('files named like Dockerfiles and .env files are linted; sources and docs about them are not', () => {
+    const dockerfile = `FROM a\nENV DB_PASSWORD=${PASSWORD}\n`;
+    const dotenv = `DB_PASSWORD=${PASSWORD}\n`;
+    const dir = project({
+      'Dockerfile.prod': dockerfile,
+      'api.Dockerfile': dockerfile,
+      'Containerfile-alpine': dockerfile,
+      '.env.example': dotenv,
+      // Not Dockerfiles or dotenv files, though their names start or end like one:
+      'dockerfile-parse.test.ts': dockerfile,
+      'Dockerfile.md': dockerfile,
+      'Dockerfile.dockerignore': dockerfile,
+      '.env.ts': dotenv,
+      'Dockerfile.bak': dockerfile,
+    });
+    expect(
+      places(findings(dir).list)
+        .map((place) => place.split(':')[0])
+        .sort(),
+    ).toEqual(['.env.example', 'Containerfile-alpine', 'Dockerfile.prod', 'api.Dockerfile']);
+  });
+
   it('a git-ignored directory named on the command line is linted, as a named file is', () => {
     const dir = project({
       '.gitignore': 'build/\nvendor/\n',
