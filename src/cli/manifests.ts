@@ -4,6 +4,7 @@
 // written: an untouched document byte for byte (with the comments before it), a changed one edited
 // in place by applying the engine's patch to the document tree, its one-line scalars as written.
 // Integers beyond 2^53 are carried as their digits.
+import { chunkInPlace, jsonStreamChunks } from '../lint/json-stream.ts';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -170,6 +171,10 @@ function lineOf(lines: LineCounter, node: unknown): number | undefined {
 }
 
 export function parseObjects(label: string, text: string): InputObject[] {
+  // Objects one after another (`{...}\n{...}`), as kubectl reads a JSON stream: each on its own,
+  // placed where it is in the file so that positions in messages stay right.
+  const chunks = /^\s*[[{]/.test(text) ? jsonStreamChunks(text) : undefined;
+  if (chunks) return chunks.flatMap((chunk) => parseObjects(label, chunkInPlace(text, chunk)));
   const lines = new LineCounter();
   // Pretty errors quote the offending source line, which may hold a secret: keep them plain.
   const documents = parseAllDocuments(text, {

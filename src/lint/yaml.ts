@@ -2,6 +2,7 @@
 // source positions, aliases followed to the node where the value is written, merge keys (`<<`)
 // applied the way docker compose applies them. Findings point at the written node, so a secret
 // defined once under an anchor and used by three services is reported once, where it is written.
+import { chunkInPlace, jsonStreamChunks } from './json-stream.ts';
 import { ParseError } from './types.ts';
 import type { RawFinding } from './types.ts';
 import { MERGE_KEY_TAG, parseStream } from './yaml-tree.ts';
@@ -83,11 +84,22 @@ export function parseYamlStream(text: string): YamlStream {
   const source = typeof text === 'string' ? text : '';
   const lines = new LineIndex(source);
   const parsed = parseStream(source);
+  if (parsed.error && (source.trimStart().startsWith('{') || source.trimStart().startsWith('['))) {
+    const chunks = jsonStreamChunks(source);
+    if (chunks) return joinStreams(chunks.map((chunk) => parseYamlStream(chunkInPlace(source, chunk))));
+  }
   if (parsed.error) {
     const { line, column } = lines.position(parsed.error.offset);
     return { documents: [], errors: [new ParseError(`invalid YAML: ${parsed.error.reason}`, line, column)] };
   }
   return { documents: parsed.roots.map((root) => new YamlDocument(root, lines)), errors: [] };
+}
+
+/** The documents of several streams read as one (the values of a JSON stream), or the first error. */
+function joinStreams(streams: readonly YamlStream[]): YamlStream {
+  const failed = streams.find((stream) => stream.errors.length > 0);
+  if (failed) return { documents: [], errors: failed.errors };
+  return { documents: streams.flatMap((stream) => stream.documents), errors: [] };
 }
 
 /** The first syntax error of a stream (no source text in the message). */

@@ -346,6 +346,40 @@ describe('envless mutate: bad input is exit 2, one line, nothing on stdout, no s
     },
   );
 
+  it('reads a stream of JSON objects (`{...}\\n{...}`), as kubectl does', async () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p' },
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            image: 'x',
+            env: [{ name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: 'db', key: 'pw' } } }],
+          },
+        ],
+      },
+    };
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } };
+    const text = `${JSON.stringify(service, null, 2)}\n${JSON.stringify(pod)}\n`;
+    const r = await mutate(['-f', file('stream.json', text), '-o', 'json']);
+    expect(r.status).toBe(0);
+    const [first, second] = JSON.parse(r.stdout) as [typeof service, typeof pod];
+    expect(first).toEqual(service);
+    expect(second.spec.containers[0]!.env).toEqual([
+      { name: 'DB_PASSWORD_FILE', value: '/run/secrets/envless/db/pw' },
+    ]);
+    await expectInvalid(
+      [
+        '-f',
+        file('broken-stream.json', `${JSON.stringify(service)}\n{"kind": "Pod",\n "apiVersion": "v1" "x"}\n`),
+      ],
+      '',
+      /broken-stream\.json:3:\d+: invalid JSON/,
+    );
+  });
+
   it('standard input that is not UTF-8 is refused the same way (the real process)', () => {
     const latin1 = Buffer.concat([
       Buffer.from('apiVersion: v1\nkind: ConfigMap\ndata: {x: "caf'),

@@ -253,6 +253,33 @@ describe('k8s: Lists, multiple documents, JSON', () => {
     const [line, column] = positionOf(text, 'API_TOKEN');
     expect(where(lint(text))).toEqual([['k8s/secret-key-ref', line, column, 'API_TOKEN']]);
   });
+
+  it('reads a stream of JSON objects, as kubectl does, with positions in the whole file', () => {
+    const pod = (name: string, variable: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name },
+        spec: {
+          containers: [
+            { name: 'c', env: [{ name: variable, valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] },
+          ],
+        },
+      });
+    const text = `${JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's' } }, null, 2)}\n${pod('a', 'API_TOKEN')}\n  ${pod('b', 'DB_PASSWORD')}\n`;
+    expect(where(lint(text))).toEqual([
+      ['k8s/secret-key-ref', ...positionOf(text, 'API_TOKEN'), 'API_TOKEN'],
+      ['k8s/secret-key-ref', ...positionOf(text, 'DB_PASSWORD'), 'DB_PASSWORD'],
+    ]);
+    // A syntax error in the second object is reported where it is.
+    const broken = `{"apiVersion": "v1", "kind": "Service"}\n{"apiVersion": "v1",\n "kind": "Pod" "x"}\n`;
+    expect(() => lint(broken)).toThrow(ParseError);
+    try {
+      lint(broken);
+    } catch (error) {
+      expect([(error as ParseError).line, (error as ParseError).column]).toEqual([3, 16]);
+    }
+  });
 });
 
 describe('k8s/secret-manifest', () => {
