@@ -25,7 +25,8 @@ StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, PodTemp
 read-only secret files and X_FILE variables. Other objects pass through unchanged.
 
 Options:
-  -f, --file FILE|-       manifest to read (YAML, multi-document YAML, JSON object, List or array);
+  -f, --file FILE|-       manifest to read (YAML, multi-document YAML, JSON object, List, array,
+                          or a stream of them);
                           "-" reads standard input; repeatable
   -o, --output yaml|json  yaml (default): multi-document YAML; json: a JSON array of the objects
       --mode warn|enforce enforce: exit 1 (and print nothing) when a literal secret is in env
