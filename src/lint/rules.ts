@@ -47,7 +47,7 @@ export const RULES = [
     kind: 'dockerfile',
     severity: 'error',
     description: 'COPY or ADD puts a secret file (.env, private key, .npmrc, credentials) into the image',
-    help: 'Files copied into a layer stay in the image even if a later step deletes them. Mount them for the one step that needs them: `RUN --mount=type=secret,id=npmrc,target=/root/.npmrc`.',
+    help: "Files copied into a layer stay in the image even if a later step deletes them. Mount them for the one step that needs them: `RUN --mount=type=secret,id=npmrc,target=/root/.npmrc`. For a Dockerfile on disk the build context is looked at: it is taken to be the Dockerfile's directory (`docker build .` beside it), or the nearest parent, up to three levels and not above a git work tree's root, that holds every file the Dockerfile copies when none of them is beside it (`docker build -f deb/Dockerfile .`). A source that is a directory there, `COPY . .` included, is reported for each secret file inside it that `.dockerignore` does not exclude (BuildKit's `<Dockerfile name>.dockerignore` beside the Dockerfile wins over the context root's; patterns are Docker's, anchored at the context root: `.env` is only the root's, `**/.env` every one), five per instruction at most; a directory is never reported for its name alone. A copied file the `.dockerignore` excludes is not reported. Wildcards, variables, `--from` copies, ONBUILD and standard input are judged by the source's name only.",
     fix: 'mount the file with RUN --mount=type=secret instead of copying it, and list it in .dockerignore',
   },
   {

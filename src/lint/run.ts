@@ -1,8 +1,8 @@
 // The lint pipeline: discover -> read -> check (per file kind) -> configure severities -> drop
 // suppressed and baselined findings -> fingerprint -> mask. Formatting is the caller's job.
-import { readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { classifyLiteral, findSecretsInText, type NameOptions } from '../detect/index.ts';
 import { checkCompose } from './compose/check.ts';
@@ -22,6 +22,7 @@ import { checkKubernetes } from './k8s/check.ts';
 import { isSuppressed } from './suppress.ts';
 import {
   ParseError,
+  type BuildContextFs,
   type Checker,
   type FileKind,
   type Finding,
@@ -91,13 +92,74 @@ function resolveKind(
   return candidate.explicit ? classifyByContent(text) : undefined;
 }
 
-function checkFile(file: SourceFile, names: NameOptions, git: GitFacts): RawFinding[] {
+/** Bounds of a build-context listing: a deep or huge tree is cut short, never walked whole. */
+const CONTEXT_MAX_ENTRIES = 5000;
+const CONTEXT_MAX_DEPTH = 8;
+/** Never part of what a Dockerfile means to copy: history, and installed packages' own files. */
+const CONTEXT_SKIPPED_DIRS = new Set(['.git', 'node_modules']);
+
+/** The file system next to a file on disk, for Dockerfile build contexts. Results are cached. */
+function buildContextFs(baseDir: string): BuildContextFs {
+  const kinds = new Map<string, ReturnType<BuildContextFs['kind']>>();
+  const listings = new Map<string, readonly string[] | undefined>();
+  const kind = (relativePath: string): ReturnType<BuildContextFs['kind']> => {
+    if (isAbsolute(relativePath)) return undefined;
+    const path = resolve(baseDir, relativePath);
+    if (kinds.has(path)) return kinds.get(path);
+    let stats;
+    try {
+      stats = lstatSync(path, { throwIfNoEntry: false });
+    } catch {
+      stats = undefined;
+    }
+    const found = !stats ? undefined : stats.isFile() ? 'file' : stats.isDirectory() ? 'directory' : 'other';
+    kinds.set(path, found);
+    return found;
+  };
+  const list = (relativeDir: string): readonly string[] | undefined => {
+    if (kind(relativeDir) !== 'directory') return undefined;
+    const root = resolve(baseDir, relativeDir);
+    if (listings.has(root)) return listings.get(root);
+    // Breadth first, each directory by name: the same files on every run, shallow ones first.
+    const files: string[] = [];
+    let queue: { path: string; prefix: string }[] = [{ path: root, prefix: '' }];
+    let entries = 0;
+    walk: for (let depth = 0; depth < CONTEXT_MAX_DEPTH && queue.length > 0; depth++) {
+      const next: typeof queue = [];
+      for (const dir of queue) {
+        let dirents;
+        try {
+          dirents = readdirSync(dir.path, { withFileTypes: true });
+        } catch {
+          continue;
+        }
+        dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        for (const dirent of dirents) {
+          if (++entries > CONTEXT_MAX_ENTRIES) break walk;
+          const relative = dir.prefix + dirent.name;
+          if (dirent.isFile()) files.push(relative);
+          else if (dirent.isDirectory() && !CONTEXT_SKIPPED_DIRS.has(dirent.name)) {
+            next.push({ path: resolve(dir.path, dirent.name), prefix: `${relative}/` });
+          }
+        }
+      }
+      queue = next;
+    }
+    listings.set(root, files);
+    return files;
+  };
+  return { kind, list };
+}
+
+/** `onDisk` is false for inline sources: they have no directory, so no build context. */
+function checkFile(file: SourceFile, names: NameOptions, git: GitFacts, onDisk = true): RawFinding[] {
   const raw: RawFinding[] = [];
   const baseDir = dirname(file.path);
   const ctx = {
     file,
     names,
     git,
+    ...(onDisk && file.kind === 'dockerfile' ? { buildContext: buildContextFs(baseDir) } : {}),
     report: (finding: RawFinding) => void raw.push(finding),
     readRelative: (relativePath: string) => {
       try {
@@ -193,7 +255,7 @@ function checkInline(inline: readonly InlineSource[], settings: LintSettings): F
       text,
       kind,
     };
-    results.push(resultFor(file, checkFile(file, settings.names, noGit), settings.rules));
+    results.push(resultFor(file, checkFile(file, settings.names, noGit, false), settings.rules));
   }
   return results;
 }

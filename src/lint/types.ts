@@ -65,6 +65,23 @@ export interface CheckContext {
   /** Reads a file relative to the checked file's directory (compose `env_file:`); undefined if unreadable. */
   readRelative(relativePath: string): string | undefined;
   readonly git: GitFacts;
+  /**
+   * The directories around the checked file, for a Dockerfile's build context (COPY . .). Absent
+   * when the file has no place on disk (standard input, embedded demo files).
+   */
+  readonly buildContext?: BuildContextFs;
+}
+
+/** Read-only, bounded look at the file system; paths are relative to the checked file's directory. */
+export interface BuildContextFs {
+  /** What is at `relativePath` (`..` allowed), without following a symbolic link; undefined if nothing. */
+  kind(relativePath: string): 'file' | 'directory' | 'other' | undefined;
+  /**
+   * The files under a directory, relative to it, `/`-separated, shallowest first then by name:
+   * no `.git` or `node_modules` and no symbolic links, bounded in depth and count. Undefined when
+   * `relativeDir` is not a directory.
+   */
+  list(relativeDir: string): readonly string[] | undefined;
 }
 
 /** Thrown by a parser for input it cannot parse; reported as `parse-error` with a location. */

@@ -5,7 +5,7 @@
 import type { Checker, CheckContext } from '../types.ts';
 import type { Instruction } from './ast.ts';
 import { commentsSkipCheck, parseCheckOptions, SECRETS_CHECK, skipsCheck } from './build-checks.ts';
-import { copiedSecretFiles } from './copy.ts';
+import { copiedSecretFiles, copyContext, type CopyContext } from './copy.ts';
 import { parseDockerfile } from './parse.ts';
 import { heredocSecrets, instructionSecrets, labelSecrets, skippedVariableSecret } from './values.ts';
 import { assessArg, assessEnv, type VariableFinding } from './variables.ts';
@@ -13,11 +13,14 @@ import { assessArg, assessEnv, type VariableFinding } from './variables.ts';
 export const checkDockerfile: Checker = (ctx) => {
   const dockerfile = parseDockerfile(ctx.file.text);
   const fileSkipsSecrets = skipsCheck(parseCheckOptions(dockerfile.check), SECRETS_CHECK);
+  const copies = copyContext(ctx, dockerfile);
   for (const instruction of dockerfile.instructions) {
     const skipped = fileSkipsSecrets || commentsSkipCheck(instruction.comments, SECRETS_CHECK);
     // ONBUILD registers an instruction that runs in every image built FROM this one.
     const target = instruction.keyword === 'ONBUILD' ? instruction.inner : instruction;
-    if (target) checkInstruction(ctx, target, { skipped, prefix: target === instruction ? '' : 'ONBUILD ' });
+    if (target) {
+      checkInstruction(ctx, target, { skipped, prefix: target === instruction ? '' : 'ONBUILD ', copies });
+    }
     for (const heredoc of instruction.heredocs) {
       for (const finding of heredocSecrets(
         instruction,
@@ -35,6 +38,8 @@ interface Scope {
   readonly skipped: boolean;
   /** `ONBUILD ` for an ONBUILD's instruction, else empty. */
   readonly prefix: string;
+  /** The build context on disk, for COPY and ADD; undefined for standard input. */
+  readonly copies: CopyContext | undefined;
 }
 
 function checkInstruction(ctx: CheckContext, instruction: Instruction, scope: Scope): void {
@@ -52,7 +57,7 @@ function checkInstruction(ctx: CheckContext, instruction: Instruction, scope: Sc
       return;
     case 'COPY':
     case 'ADD':
-      for (const finding of copiedSecretFiles(instruction, scope.prefix)) ctx.report(finding);
+      for (const finding of copiedSecretFiles(instruction, scope.prefix, scope.copies)) ctx.report(finding);
       break;
   }
   for (const finding of instructionSecrets(instruction, scope.prefix, ctx.names)) ctx.report(finding);

@@ -1,28 +1,192 @@
 // dockerfile/copy-secret-file: COPY or ADD of a secret file (.env, a private key, .npmrc, ...).
 // Only sources count, never the destination. Copies from another stage (`--from=build`) count
 // too: whatever a layer receives stays in the image.
+//
+// For a Dockerfile on disk the build context is looked at. It is taken to be the Dockerfile's
+// directory (`docker build .` beside it), or the nearest parent (at most three levels up, not
+// above a git work tree's root) in which every file the Dockerfile copies exists, when they are
+// not all beside it (`docker build -f deb/Dockerfile .`). A source that is a directory there
+// (`COPY . .`) is judged by the secret files inside it that .dockerignore does not exclude, not by
+// its name; a file the .dockerignore excludes never reaches the build. Wildcards, variables,
+// URLs, `--from` and ONBUILD (which runs in another build's context) stay judged by name.
+import { basename as fileName } from 'node:path';
+import { basename } from 'node:path/posix';
 import { secretFileReason } from '../../detect/index.ts';
-import type { RawFinding } from '../types.ts';
-import type { Instruction } from './ast.ts';
+import type { BuildContextFs, CheckContext, RawFinding } from '../types.ts';
+import type { Dockerfile, Instruction } from './ast.ts';
+import {
+  cleanPath,
+  dockerignoreMatcher,
+  parseDockerignore,
+  type DockerignoreMatcher,
+} from './dockerignore.ts';
 
-export function copiedSecretFiles(instruction: Instruction, prefix: string): RawFinding[] {
+const RULE = 'dockerfile/copy-secret-file';
+/** Secret files reported for one instruction's copied directories; the rest are counted. */
+const MAX_CONTEXT_FINDINGS = 5;
+/** How many parent directories may be the build context. */
+const MAX_PARENT_LEVELS = 3;
+
+/** The build context of one Dockerfile, worked out only when an instruction needs it. */
+export interface CopyContext {
+  readonly fs: BuildContextFs;
+  /** Context root relative to the Dockerfile's directory: '' (beside it) or `..`, `../..`, ... */
+  root(): string;
+  /** The .dockerignore that applies, with its path relative to the Dockerfile's directory. */
+  ignore(): { readonly matcher: DockerignoreMatcher; readonly path: string } | undefined;
+}
+
+/** A source as a path in the build context (`./src/` -> `src`, `.` for the root), if it is one. */
+function contextPath(source: string): string | undefined {
+  if (source === '' || /[*?[\\$]/.test(source)) return undefined;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source) || source.startsWith('git@')) return undefined;
+  // Sources cannot leave the context: `/x` and `../x` are the root's x, as in BuildKit.
+  return cleanPath(`/${source}`).slice(1) || '.';
+}
+
+function under(dir: string, path: string): string {
+  if (!dir) return path;
+  return path === '.' ? dir : `${dir}/${path}`;
+}
+
+function sourceWords(instruction: Instruction): Instruction['words'] {
   // The last word is the destination; heredoc sources (`<<EOF`) are inline content.
-  const sources = instruction.words.slice(0, -1).filter((word) => !word.value.startsWith('<<'));
-  const from = instruction.flags.find((flag) => flag.name === 'from')?.value;
+  return instruction.words.slice(0, -1).filter((word) => !word.value.startsWith('<<'));
+}
+
+function fromFlag(instruction: Instruction): string | undefined {
+  return instruction.flags.find((flag) => flag.name === 'from')?.value;
+}
+
+/** The build context for a Dockerfile read from disk; undefined for standard input. No I/O yet. */
+export function copyContext(ctx: CheckContext, dockerfile: Dockerfile): CopyContext | undefined {
+  const fs = ctx.buildContext;
+  if (!fs) return undefined;
+  const probes = new Set<string>();
+  for (const instruction of dockerfile.instructions) {
+    if ((instruction.keyword !== 'COPY' && instruction.keyword !== 'ADD') || fromFlag(instruction)) continue;
+    for (const word of sourceWords(instruction)) {
+      const path = contextPath(word.value);
+      if (path !== undefined && path !== '.') probes.add(path);
+    }
+  }
+  let root: string | undefined;
+  let ignore: ReturnType<CopyContext['ignore']> | null = null;
+  const findRoot = (): string => {
+    // A parent is tried only when none of the sources is beside the Dockerfile: some being there
+    // says that the context is its directory and the others are made by an earlier build step.
+    if ([...probes].some((path) => fs.kind(path))) return '';
+    const levels: string[] = [];
+    for (let level = 1; level <= MAX_PARENT_LEVELS && probes.size > 0; level++) {
+      const dir = under(levels[levels.length - 1] ?? '', '..');
+      levels.push(dir);
+      if (![...probes].every((path) => fs.kind(under(dir, path)))) continue;
+      // Not above the root of a git work tree: that is where a build context ends at the latest.
+      const below = ['', ...levels.slice(0, -1)];
+      return below.some((inner) => fs.kind(under(inner, '.git'))) ? '' : dir;
+    }
+    return '';
+  };
+  const contextRoot = (): string => (root ??= findRoot());
+  const findIgnore = (): ReturnType<CopyContext['ignore']> => {
+    // BuildKit prefers `<Dockerfile name>.dockerignore` beside the Dockerfile to the root's file.
+    for (const path of [`${fileName(ctx.file.path)}.dockerignore`, under(contextRoot(), '.dockerignore')]) {
+      // A cached lstat first: a failed read costs an exception, and most contexts have no file.
+      const text = fs.kind(path) === 'file' ? ctx.readRelative(path) : undefined;
+      if (text !== undefined) return { matcher: parseDockerignore(text), path };
+    }
+    return undefined;
+  };
+  return {
+    fs,
+    root: contextRoot,
+    ignore: () => (ignore === null ? (ignore = findIgnore()) : ignore),
+  };
+}
+
+export function copiedSecretFiles(
+  instruction: Instruction,
+  prefix: string,
+  context?: CopyContext,
+): RawFinding[] {
+  const from = fromFlag(instruction);
+  const what = `${prefix}${from ? `${instruction.keyword} --from=${from}` : instruction.keyword}`;
+  // ONBUILD runs in the context of a later build, and --from reads another stage or image.
+  const build = !from && prefix === '' ? context : undefined;
   const findings: RawFinding[] = [];
-  for (const source of sources) {
-    const reason = secretFileReason(source.value);
-    if (!reason) continue;
-    const what = from ? `${instruction.keyword} --from=${from}` : instruction.keyword;
-    findings.push({
-      ruleId: 'dockerfile/copy-secret-file',
+  const inDirectories: RawFinding[] = [];
+  let unreported = 0;
+  for (const source of sourceWords(instruction)) {
+    const path = build ? contextPath(source.value) : undefined;
+    const place = {
+      ruleId: RULE,
       line: source.start.line,
       column: source.start.column,
       endLine: source.end.line,
       endColumn: source.end.column,
+    };
+    if (build && path !== undefined) {
+      const files = build.fs.list(under(build.root(), path));
+      if (files) {
+        for (const file of files) {
+          const inContext = under(path === '.' ? '' : path, file);
+          const reason = secretFileReason(inContext);
+          if (
+            !reason ||
+            build.ignore()?.matcher.excludes(inContext) ||
+            excludedByFlag(instruction, file, inContext)
+          )
+            continue;
+          if (inDirectories.length >= MAX_CONTEXT_FINDINGS) {
+            unreported++;
+            continue;
+          }
+          inDirectories.push({
+            ...place,
+            anchor: `${instruction.keyword} ${source.value} -> ${inContext}`,
+            message: `${what} ${source.value} puts "${inContext}" into the image (${reason}): ${contextClause(build)}`,
+            fix: `add "${inContext}" (or a pattern such as **/${basename(inContext)}) to ${build.ignore()?.path ?? under(build.root(), '.dockerignore')}; mount it with RUN --mount=type=secret for the step that needs it`,
+          });
+        }
+        continue;
+      }
+    }
+    const reason = secretFileReason(source.value);
+    if (!reason) continue;
+    // A file the .dockerignore leaves out never reaches the build, whether or not it exists here.
+    if (build && path !== undefined && build.ignore()?.matcher.excludes(path)) continue;
+    findings.push({
+      ...place,
       anchor: `${prefix}${instruction.keyword} ${source.value}`,
-      message: `${prefix}${what} puts "${source.value}" into the image (${reason}); a file in a layer stays in the image even if a later step deletes it`,
+      message: `${what} puts "${source.value}" into the image (${reason}); a file in a layer stays in the image even if a later step deletes it`,
     });
   }
-  return findings;
+  if (unreported > 0) {
+    const last = inDirectories.pop()!;
+    const more = `${unreported} more secret file${unreported === 1 ? '' : 's'}`;
+    inDirectories.push({ ...last, message: `${last.message}; and ${more} in this instruction's sources` });
+  }
+  return [...findings, ...inDirectories];
+}
+
+function contextClause(build: CopyContext): string {
+  const root = build.root();
+  const where = root
+    ? `taken to be "${root}", where the files this Dockerfile copies are`
+    : "taken to be the Dockerfile's directory";
+  const ignore = build.ignore();
+  return `it is in the build context (${where}) and ${ignore ? `${ignore.path} does not exclude it` : 'no .dockerignore excludes it'}`;
+}
+
+/**
+ * `COPY --exclude=PATTERN` leaves matching files out. Patterns are taken relative to the copied
+ * directory and to the context root alike, so a file either reading would skip is not reported.
+ */
+function excludedByFlag(instruction: Instruction, file: string, inContext: string): boolean {
+  const patterns = instruction.flags.flatMap((flag) =>
+    flag.name === 'exclude' && flag.value ? [flag.value.replace(/^\/+(?=.)/, '')] : [],
+  );
+  if (patterns.length === 0) return false;
+  const matcher = dockerignoreMatcher(patterns);
+  return matcher.excludes(file) || matcher.excludes(inContext);
 }
