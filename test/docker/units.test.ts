@@ -283,6 +283,10 @@ describe('sync plan', () => {
       ),
     ).toBe('converged');
     expect(serviceConvergence([task('running', 'running', ['new'])], expected, 2)).toBe('waiting');
+    // Running, but within --update-monitor: it may still fail and pause the update.
+    const onNew = [task('shutdown', 'shutdown', ['old']), task('running', 'running', ['new'])];
+    expect(serviceConvergence(onNew, expected, 1, { state: 'updating' })).toBe('waiting');
+    expect(serviceConvergence(onNew, expected, 1, { state: 'completed' })).toBe('converged');
     expect(serviceConvergence([], expected, 0)).toBe('converged');
     expect(
       serviceConvergence([], expected, 1, { state: 'rollback_completed', message: 'task failed' }),

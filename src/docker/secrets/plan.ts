@@ -149,6 +149,9 @@ export function serviceConvergence(
     return {
       failed: `update ${update.state.replace('_', ' ')}${update.message ? `: ${update.message}` : ''}`,
     };
+  // Swarm is still watching the new tasks (--update-monitor): one that runs now may fail within
+  // that time, which pauses the update. Only a completed update has run the new version.
+  if (update?.state === 'updating') return 'waiting';
   const usesOld = (task: TaskFacts) => task.secretIds.some((id) => expected.oldIds.has(id));
   if (mode === 'job')
     return tasks.some((task) => !TERMINAL_STATES.has(task.state ?? '') && usesOld(task))
