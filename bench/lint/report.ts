@@ -105,7 +105,7 @@ export function renderSection(input: SectionInput): string {
     );
   }
   out.push(
-    '- "Planted target files found" counts files with at least one finding. envless leaves planted secrets in `.env`/`*.env` files alone on purpose here: the corpus folder is git-ignored, and envless reports a local `.env` only when git tracks it or does not ignore it (`.env.example` files are reported).',
+    '- "Planted target files found" counts files with at least one finding. envless leaves planted secrets in `.env`/`*.env` files alone on purpose here: the corpus folder is git-ignored, and envless reports a local `.env` only when git tracks it or does not ignore it (`.env.example` files are reported). A Dockerfile whose `COPY . .` would put such a `.env` into the image is reported, on the Dockerfile.',
   );
   for (const note of input.notes) out.push(`- ${note}.`);
   for (const skip of input.skipped) out.push(`- ${skip}.`);
