@@ -121,6 +121,18 @@ export function renderScalar(value: string | number | boolean): string {
   return JSON.stringify(value);
 }
 
+/** `value` quoted as `original` was written (single or double quotes), else as renderScalar has it. */
+function quotedLike(original: unknown, value: string): string {
+  const type = isScalar(original) ? original.type : undefined;
+  if (type === 'QUOTE_DOUBLE') return JSON.stringify(value);
+  if (type === 'QUOTE_SINGLE') return `'${value.replaceAll("'", "''")}'`;
+  return renderScalar(value);
+}
+
+function isBlockScalar(node: unknown): boolean {
+  return isScalar(node) && (node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED');
+}
+
 export function renderFlow(value: YamlValue): string {
   if (Array.isArray(value)) return `[${value.map(renderFlow).join(', ')}]`;
   if (typeof value === 'object') {
@@ -174,22 +186,24 @@ function joinLines(lines: readonly string[], style: YamlStyle): string {
 export function splicesFor(text: string, edit: YamlEdit, style: YamlStyle): Splice[] {
   switch (edit.kind) {
     case 'replace-pair': {
-      const from = requireRange(edit.pair.key)[0];
+      const [from, keyEnd] = requireRange(edit.pair.key);
       const to = pairEnd(text, edit.pair);
       // A block scalar's range ends after its last line break: keep the line break.
       const newline = text[to - 1] === '\n' ? style.eol : '';
-      return [{ from, to, text: `${renderScalar(edit.key)}: ${renderScalar(edit.value)}${newline}` }];
+      // The separator as written (`:     ` aligning values), when the value is on the key's line.
+      const valueStart = rangeOf(edit.pair.value)?.[0];
+      const written = valueStart === undefined ? '' : text.slice(keyEnd, valueStart);
+      const separator = /^[ \t]*:[ \t]+$/.test(written) ? written.replace(/^[ \t]+/, '') : ': ';
+      const key = quotedLike(edit.pair.key, edit.key);
+      // A quoted value under a plain key was quoted for what it held; under a quoted key, quoting
+      // is the file's style (`'KEY': 'value'`), kept for the new value too.
+      const styled = key !== renderScalar(edit.key) && !isBlockScalar(edit.pair.value);
+      const value = styled ? quotedLike(edit.pair.value, edit.value) : renderScalar(edit.value);
+      return [{ from, to, text: `${key}${separator}${value}${newline}` }];
     }
     case 'replace-item': {
       const [from, to] = requireRange(edit.item);
-      const original = isScalar(edit.item) ? edit.item.type : undefined;
-      const replacement =
-        original === 'QUOTE_DOUBLE'
-          ? JSON.stringify(edit.text)
-          : original === 'QUOTE_SINGLE'
-            ? `'${edit.text.replaceAll("'", "''")}'`
-            : renderScalar(edit.text);
-      return [{ from, to, text: replacement }];
+      return [{ from, to, text: quotedLike(edit.item, edit.text) }];
     }
     case 'remove-pair': {
       if (isFlow(edit.map)) {

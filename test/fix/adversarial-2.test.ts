@@ -48,6 +48,31 @@ describe('compose fix: what else gives the container its environment', () => {
   // Bug: env_file keeps setting POSTGRES_PASSWORD while the fix adds POSTGRES_PASSWORD_FILE; the
   // postgres entrypoint refuses both ("are exclusive") and the container does not start, and any
   // other app keeps reading the env_file's value. Expected: left as is with the reason, exit 1.
+  it("keeps a file's quoting style and aligned values on the replaced line", async () => {
+    const dir = project({
+      'compose.yaml': lines(
+        'services:',
+        '  db:',
+        "    image:       'postgres:16'",
+        '    environment:',
+        "      'POSTGRES_USER':     'app'",
+        `      'POSTGRES_PASSWORD': '${PASSWORD}'`,
+        '  api:',
+        '    image: acme/api',
+        '    environment:',
+        `      API_TOKEN:   "${TOKEN_A}"`,
+      ),
+    });
+    const run = await compose(dir, 'fix');
+    expect(run.status).toBe(0);
+    const text = read(dir, 'compose.yaml');
+    // Quoted keys: the file quotes everything, so the new line does too.
+    expect(text).toContain("      'POSTGRES_PASSWORD_FILE': '/run/secrets/postgres_password'\n");
+    // A plain key with a quoted value: the quotes were for the value; the separator is kept.
+    expect(text).toContain('      API_TOKEN_FILE:   /run/secrets/api_token\n');
+    expect(text).not.toContain(PASSWORD);
+  });
+
   it('a variable that env_file also sets (or sets X_FILE for) is left, with the reason', async () => {
     const dir = project({
       'compose.yaml': lines(
