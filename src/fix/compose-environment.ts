@@ -111,6 +111,18 @@ function convertVariable(
     return undefined;
   }
 
+  const reference = services
+    .map((service) => runtimeReference(reader, service, variable.name))
+    .find((found) => found !== undefined);
+  if (reference) {
+    ctx.skip(
+      candidate,
+      'env',
+      `${reference} reads $$${variable.name} when the container runs; it would be empty after the fix: convert it by hand (read the file ${fileVariable} names there)`,
+    );
+    return undefined;
+  }
+
   const envFile = services
     .map((service) => envFileSetting(ctx, reader, service, [variable.name, fileVariable]))
     .find((found) => found !== undefined);
@@ -259,6 +271,30 @@ function envFileSetting(
     const key = keys.find((name) => set.has(name));
     if (key !== undefined) return { file: ctx.show(absolute), key };
   }
+  return undefined;
+}
+
+/**
+ * Where a service's `command`, `entrypoint` or `healthcheck.test` reads the variable from the
+ * container's environment: `$$NAME` or `$${NAME...}` (compose's escape for a `$` the container's
+ * shell expands). A `${NAME}` is compose's own interpolation from the host and is not affected.
+ */
+function runtimeReference(reader: ComposeReader, service: Service, name: string): string | undefined {
+  const quoted = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = new RegExp(`\\$\\$\\{?${quoted}(?![A-Za-z0-9_])`);
+  const texts = (node: unknown): string[] => {
+    const seq = reader.seq(node);
+    if (seq) return seq.items.flatMap((item) => reader.text(item) ?? []);
+    const text = reader.text(node);
+    return text === undefined ? [] : [text];
+  };
+  for (const key of ['command', 'entrypoint']) {
+    if (texts(reader.get(service.map, key)).some((text) => pattern.test(text)))
+      return `the ${key} of service "${service.name}"`;
+  }
+  const healthcheck = reader.get(service.map, 'healthcheck');
+  if (texts(reader.get(healthcheck, 'test')).some((text) => pattern.test(text)))
+    return `the healthcheck of service "${service.name}"`;
   return undefined;
 }
 

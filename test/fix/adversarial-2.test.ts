@@ -48,6 +48,42 @@ describe('compose fix: what else gives the container its environment', () => {
   // Bug: env_file keeps setting POSTGRES_PASSWORD while the fix adds POSTGRES_PASSWORD_FILE; the
   // postgres entrypoint refuses both ("are exclusive") and the container does not start, and any
   // other app keeps reading the env_file's value. Expected: left as is with the reason, exit 1.
+  it('a variable the command, entrypoint or healthcheck reads at run time ($$X) is left, with the reason', async () => {
+    const dir = project({
+      'compose.yaml': lines(
+        'services:',
+        '  init:',
+        '    image: mcr.microsoft.com/azure-cli:2.70.0',
+        '    environment:',
+        `      AZURE_STORAGE_CONNECTION_STRING: "AccountName=dev;AccountKey=${TOKEN_A}"`,
+        '    entrypoint: >',
+        '      /bin/bash -c "az storage container create --connection-string \\"$$AZURE_STORAGE_CONNECTION_STRING\\""',
+        '  db:',
+        '    image: postgres:16',
+        '    environment:',
+        `      POSTGRES_PASSWORD: ${PASSWORD}`,
+        '    healthcheck:',
+        '      test: ["CMD-SHELL", "PGPASSWORD=$${POSTGRES_PASSWORD} pg_isready"]',
+        '  api:',
+        '    image: acme/api',
+        '    environment:',
+        `      API_TOKEN: ${TOKEN_B}`,
+        '    command: ["sh", "-c", "echo ${API_TOKEN_VERSION} $$API_TOKEN_URL"]',
+      ),
+    });
+    const run = await compose(dir, 'fix');
+    expect(run.status).toBe(1);
+    expectNoLeak(run, TOKEN_A, TOKEN_B, PASSWORD);
+    expect(run.stdout).toMatch(
+      /AZURE_STORAGE_CONNECTION_STRING of service "init" left as is: the entrypoint of service "init" reads \$\$AZURE_STORAGE_CONNECTION_STRING/,
+    );
+    expect(run.stdout).toMatch(
+      /POSTGRES_PASSWORD of service "db" left as is: the healthcheck of service "db"/,
+    );
+    // ${API_TOKEN_VERSION} is compose's own interpolation and $$API_TOKEN_URL another variable.
+    expect(model(dir).services.api!.environment).toEqual({ API_TOKEN_FILE: '/run/secrets/api_token' });
+  });
+
   it("keeps a file's quoting style and aligned values on the replaced line", async () => {
     const dir = project({
       'compose.yaml': lines(
