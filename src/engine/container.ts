@@ -4,7 +4,7 @@
 // Order inside a container: `envFrom` secrets first (their removal decides whether any envFrom
 // source remains), then `secretKeyRef` variables (which may reuse a directory mounted for an
 // envFrom secret), then the container is assembled. Nothing here mutates the input.
-import { referencedNames } from './expansion.ts';
+import { referencedNames, shellReferencedNames } from './expansion.ts';
 import { containerLabel, KeptNotes, message, REASON } from './messages.ts';
 import {
   fileVariableName,
@@ -70,6 +70,8 @@ interface References {
    * (the kubelet skips it), so the envFrom value shows through.
    */
   readonly unresolved: ReadonlySet<string>;
+  /** Names a shell in `command`/`args`, a probe or a hook may read (`$NAME`, `${NAME}`). */
+  readonly shell: ReadonlySet<string>;
   /** How often each name is listed in `env`. */
   readonly counts: ReadonlyMap<string, number>;
   /** Names that some `env` entry always defines (see `unresolved`). */
@@ -97,6 +99,51 @@ const SERVICE_LINK_NAME =
 
 function isServiceLinkName(name: string): boolean {
   return SERVICE_LINK_NAME.test(name);
+}
+
+// Variables the runtime, the image or the kubelet set (and shell locals, lower case by custom):
+// a shell reading them is not reading an envFrom key.
+const RUNTIME_VARIABLE =
+  /^(?:HOME|PATH|HOSTNAME|PWD|OLDPWD|USER|LOGNAME|SHELL|TERM|LANG|LANGUAGE|TZ|TMPDIR|IFS|PS[1-4]|RANDOM|SECONDS|LINENO|UID|EUID|PPID|OPTARG|OPTIND|REPLY|LC_[A-Z_]+|KUBERNETES_[A-Z0-9_]+)$/;
+
+function mayComeFromEnvFrom(name: string): boolean {
+  return /[A-Z]/.test(name) && !RUNTIME_VARIABLE.test(name) && !isServiceLinkName(name);
+}
+
+/** The exec commands of a container's probes and lifecycle hooks: shells that run in it too. */
+function execCommands(container: Container): unknown[] {
+  const commands: unknown[] = [];
+  for (const field of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+    const probe = container[field];
+    if (isObject(probe) && isObject(probe.exec)) commands.push(probe.exec.command);
+  }
+  const lifecycle = container.lifecycle;
+  if (isObject(lifecycle)) {
+    for (const hook of [lifecycle.postStart, lifecycle.preStop])
+      if (isObject(hook) && isObject(hook.exec)) commands.push(hook.exec.command);
+  }
+  return commands;
+}
+
+/**
+ * Names a shell may read from the container's environment in `command`/`args`, a probe or a
+ * lifecycle hook. A script that also reads `X_FILE` handles the file (`[ -f "$X_FILE" ] && X=$(cat
+ * "$X_FILE")`, as Bitnami's probes do): there X does not count.
+ */
+function shellReferences(container: Container): ReadonlySet<string> {
+  let found: Set<string> | undefined;
+  const scan = (lists: readonly unknown[]): void => {
+    const names = new Set<string>();
+    for (const list of lists) {
+      if (!Array.isArray(list)) continue;
+      for (const text of list)
+        if (typeof text === 'string') for (const name of shellReferencedNames(text)) names.add(name);
+    }
+    for (const name of names) if (!names.has(fileVariableName(name))) (found ??= new Set()).add(name);
+  };
+  scan([container.command, container.args]);
+  for (const command of execCommands(container)) scan([command]);
+  return found ?? NO_NAMES;
 }
 
 function analyseReferences(container: Container, env: readonly EnvVar[]): References {
@@ -130,7 +177,13 @@ function analyseReferences(container: Container, env: readonly EnvVar[]): Refere
       if (typeof expression === 'string') for (const name of referencedNames(expression)) refer(name);
     }
   }
-  return { all: all ?? NO_NAMES, unresolved: unresolved ?? NO_NAMES, counts, defined };
+  return {
+    all: all ?? NO_NAMES,
+    unresolved: unresolved ?? NO_NAMES,
+    shell: shellReferences(container),
+    counts,
+    defined,
+  };
 }
 
 /** Literal secrets in `env` cannot be converted without creating a Secret: warn, or deny. */
@@ -377,6 +430,10 @@ class ContainerRewrite {
     if (earlierSourceRemains && !this.pod.allowShadowing) return REASON.earlierEnvFrom;
     const prefix = typeof source.prefix === 'string' ? source.prefix : '';
     for (const name of this.refs.unresolved) if (name.startsWith(prefix)) return REASON.envFromReferenced;
+    // A shell reading a variable no env entry defines may be reading one of this secret's keys.
+    for (const name of this.refs.shell)
+      if (name.startsWith(prefix) && !this.refs.defined.has(name) && mayComeFromEnvFrom(name))
+        return REASON.envFromShellReferenced;
     // A variable the user asked to keep may come from this source (unless env always defines it).
     for (const name of this.pod.keepEnv)
       if (name.startsWith(prefix) && !this.refs.defined.has(name)) return REASON.keepEnvFrom;
@@ -500,6 +557,7 @@ class ContainerRewrite {
     if (!isValidSecretName(secret) || !isValidSecretKey(key)) return REASON.invalid;
     if ((this.refs.counts.get(variable) ?? 0) > 1) return REASON.duplicate;
     if (this.refs.all.has(variable)) return REASON.referenced;
+    if (this.refs.shell.has(variable)) return REASON.shellReferenced;
     const fileVariable = fileVariableName(variable);
     if (
       this.refs.counts.has(fileVariable) ||

@@ -30,3 +30,20 @@ export function referencedNames(text: string): readonly string[] {
   }
   return names;
 }
+
+// `$NAME`, `${NAME}`, `${NAME:-x}`, `${#NAME}`: what a shell started by `command`/`args`
+// (`sh -c "... $DB_PASSWORD ..."`) reads from the environment when the container runs. The
+// kubelet passes such text through (it expands only `$(NAME)`, and turns `$$` into `$`), so
+// removing the variable would hand the shell an empty value. A `\$` is the shell's own escape.
+const SHELL_REFERENCE = /\\?\$(?:\{#?([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))/g;
+
+/** Names a shell would read from the environment in `text`, in order of appearance. */
+export function shellReferencedNames(text: string): readonly string[] {
+  if (!text.includes('$')) return NONE;
+  const names: string[] = [];
+  for (const match of text.matchAll(SHELL_REFERENCE)) {
+    if (match[0].startsWith('\\')) continue;
+    names.push((match[1] ?? match[2])!);
+  }
+  return names.length === 0 ? NONE : names;
+}

@@ -68,6 +68,8 @@ export const REASON = {
   invalid: 'invalid secret name or key',
   duplicate: 'defined more than once',
   referenced: 'used as $(NAME) in env, command, args or subPathExpr',
+  shellReferenced: 'a shell in command, args, a probe or a hook may read it ($NAME)',
+  envFromShellReferenced: 'a shell in command, args, a probe or a hook may read its keys ($NAME)',
   fileVariableSet: 'its _FILE variable is already set or used',
   nameReserved: 'its name is the _FILE or ENVLESS_SECRETS_DIR_ name of another secret',
   shadowed: 'envFrom may define it too (envless.dev/allow-envfrom-shadowing)',

@@ -96,6 +96,72 @@ describe('trap 2: $(X) references', () => {
     expect(envValue(findContainer(result.pod, 'app'), 'X')).toBeDefined();
   });
 
+  it.each([
+    ['$X', ['sh', '-c', 'psql "postgres://app:$X@db/app"']],
+    ['${X}', ['sh', '-c', 'exec app --password="${X}"']],
+    ['${X:-default}', ['bash', '-c', 'echo ${X:-none} > /tmp/x']],
+    ['$$X (the kubelet passes $X)', ['sh', '-c', 'echo $$X']],
+  ])('keeps X when a shell in command or args reads %s', (_how, command) => {
+    const result = run(pod([container('app', [keyRef('X', 's', 'k')], { command })]));
+    expect(envValue(findContainer(result.pod, 'app'), 'X')?.valueFrom?.secretKeyRef).toEqual({
+      name: 's',
+      key: 'k',
+    });
+    expect(result.patch).toEqual([]);
+    expect(result.warnings).toEqual([
+      expect.stringContaining('keeps X: a shell in command, args, a probe or a hook may read it'),
+    ]);
+  });
+
+  it('keeps X when a probe or lifecycle hook reads $X, unless the same script also reads X_FILE', () => {
+    const exec = (script: string) => ({ exec: { command: ['sh', '-c', script] } });
+    const keeps = (extra: Record<string, unknown>) =>
+      envValue(
+        findContainer(run(pod([container('app', [keyRef('X', 's', 'k')], extra)])).pod, 'app'),
+        'X',
+      ) !== undefined;
+    expect(keeps({ livenessProbe: exec('mysqladmin ping -p"$X"') })).toBe(true);
+    expect(keeps({ lifecycle: { preStop: exec('curl -H "token: $X" localhost/drain') } })).toBe(true);
+    // Bitnami-style: the probe prefers the file when X_FILE is set.
+    expect(
+      keeps({
+        readinessProbe: exec('p="$X"; [ -f "${X_FILE:-}" ] && p=$(cat "$X_FILE"); mysqladmin ping -p"$p"'),
+      }),
+    ).toBe(false);
+    expect(keeps({ readinessProbe: { httpGet: { path: '/$X', port: 80 } } })).toBe(false);
+  });
+
+  it('converts X when the shell reads X_FILE, another name, or an escaped \\$X', () => {
+    const args = ['sh', '-c', 'cat "$X_FILE"; echo $XY ${X2} \\$X'];
+    const result = run(pod([container('app', [keyRef('X', 's', 'k')], { args })]));
+    expect(fileOf(result.pod, 'app', 'X')).toBe('s/k');
+    expect(envValue(findContainer(result.pod, 'app'), 'X')).toBeUndefined();
+  });
+
+  it('keeps an envFrom secret whose keys a shell may read; runtime variables and defined ones do not count', () => {
+    const reads = (script: string, env = [] as Parameters<typeof container>[1]) =>
+      run(
+        pod([
+          container('app', env, {
+            envFrom: [{ secretRef: { name: 'creds' }, prefix: 'DB_' }],
+            args: ['sh', '-c', script],
+          }),
+        ]),
+      );
+    expect(reads('exec app --password "$DB_PASSWORD"').patch).toEqual([]);
+    for (const script of [
+      'cd $HOME && echo $PATH $HOSTNAME',
+      'for f in *; do echo $f; done',
+      'echo $API_KEY',
+    ]) {
+      expect(reads(script).conversions, script).toEqual([expect.objectContaining({ source: 'envFrom' })]);
+    }
+    // Defined by an env entry before the shell runs: not from the secret.
+    expect(reads('echo $DB_HOST', [literal('DB_HOST', 'db')]).conversions).toEqual([
+      expect.objectContaining({ source: 'envFrom' }),
+    ]);
+  });
+
   it('keeps X when $(X_FILE) is referenced (it would suddenly expand)', () => {
     const result = run(pod([container('app', [keyRef('X', 's', 'k')], { args: ['$(X_FILE)'] })]));
     expect(envValue(findContainer(result.pod, 'app'), 'X')).toBeDefined();
