@@ -4,30 +4,26 @@
 // environment), Dockerfile stages built FROM another stage, and what a dry run may print. Each test
 // was written failing against the fix as it was; the fixes keep them passing.
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { compose, envless, lines, project, read, snapshot, type Run } from './helpers.ts';
+import {
+  compose,
+  envless,
+  expectNoLeak,
+  fake,
+  lines,
+  model,
+  PASSWORD,
+  project,
+  read,
+  snapshot,
+  TOKEN_A,
+  TOKEN_B,
+  type Grant,
+  type Model,
+} from './helpers.ts';
 
-// Fake credentials assembled at run time so that this file holds none.
-const fake = (...parts: string[]): string => parts.join('');
-const TOKEN_A = fake('Zk3Qp9Lw2X', 'v7Rt5Nm8Bc4Hd6');
-const TOKEN_B = fake('Jf1Gs0Ya3U', 'e7Io2Pq5Wr9Ty4');
-const PASSWORD = fake('Hq2Wm5Xk8Z', 'p1Lr4Nt7Vc');
 const VAULT = fake('Uo8Ir7Ye6W', 't5Rq4Ep3Sm2');
 const SENTRY = fake('sntrys_', 'Qw3Er5Ty7Ui9Op1As3Df5Gh7');
 const GITHUB = fake('ghp_', 'Lk9Jh7Gf5Ds3Aq1Wz8Xc6Vb4Nm2Po0Iu9Yt7');
-
-type Grant = string | { source: string; target?: string };
-type Service = { environment?: unknown; secrets?: Grant[]; [key: string]: unknown };
-type Model = {
-  services: Record<string, Service>;
-  secrets?: Record<string, { file?: string; environment?: string }>;
-};
-const model = (dir: string, file = 'compose.yaml'): Model =>
-  parse(read(dir, file).replace(/^\uFEFF/, ''), { merge: true, logLevel: 'error' }) as Model;
-
-function expectNoLeak(run: Run, ...secrets: string[]): void {
-  for (const secret of secrets) expect(`${run.stdout}${run.stderr}`).not.toContain(secret);
-}
 
 /** Where a grant mounts its secret in the container. */
 function mountPath(grant: Grant): { source: string; path: string } {

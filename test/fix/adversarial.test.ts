@@ -5,24 +5,23 @@ import { spawnSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { compose, envless, lintFindings, lines, project, read, snapshot, type Run } from './helpers.ts';
+import {
+  compose,
+  envless,
+  expectNoLeak,
+  fake,
+  lintFindings,
+  lines,
+  model,
+  PASSWORD,
+  project,
+  read,
+  snapshot,
+  TOKEN_A,
+  TOKEN_B,
+} from './helpers.ts';
 
-// Fake credentials assembled at run time so that this file holds none.
-const fake = (...parts: string[]): string => parts.join('');
-const TOKEN_A = fake('Zk3Qp9Lw2X', 'v7Rt5Nm8Bc4Hd6');
-const TOKEN_B = fake('Jf1Gs0Ya3U', 'e7Io2Pq5Wr9Ty4');
-const PASSWORD = fake('Hq2Wm5Xk8Z', 'p1Lr4Nt7Vc');
-
-type Model = { services: Record<string, Record<string, unknown>>; secrets?: Record<string, unknown> };
-const model = (dir: string, file = 'compose.yaml'): Model =>
-  parse(read(dir, file).replace(/^\uFEFF/, ''), { merge: true }) as Model;
 const mode = (dir: string, name: string): number => statSync(join(dir, name)).mode & 0o777;
-
-/** No output shows any of `secrets` in full. */
-function expectNoLeak(run: Run, ...secrets: string[]): void {
-  for (const secret of secrets) expect(`${run.stdout}${run.stderr}`).not.toContain(secret);
-}
 
 /** A second run changes nothing, and the linter finds no secret env or build arg left. */
 async function expectSettled(dir: string, ...args: string[]): Promise<void> {

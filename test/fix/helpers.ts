@@ -3,6 +3,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { runCompose } from '../../src/cli/compose.ts';
+import { expect } from 'vitest';
+import { parse } from 'yaml';
 import { CliError } from '../../src/cli/errors.ts';
 import type { CliIO } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
@@ -88,4 +90,26 @@ export function lintFindings(dir: string): Finding[] {
     names: nameOptions(loadConfig(dir, undefined, { cwd: dir })),
     rules: {},
   }).findings;
+}
+
+// Fake credentials assembled at run time so that no test file holds one.
+export const fake = (...parts: string[]): string => parts.join('');
+export const TOKEN_A = fake('Zk3Qp9Lw2X', 'v7Rt5Nm8Bc4Hd6');
+export const TOKEN_B = fake('Jf1Gs0Ya3U', 'e7Io2Pq5Wr9Ty4');
+export const PASSWORD = fake('Hq2Wm5Xk8Z', 'p1Lr4Nt7Vc');
+
+export type Grant = string | { source: string; target?: string };
+export type Service = { environment?: unknown; secrets?: Grant[]; [key: string]: unknown };
+/** A compose file as data (merge keys applied). */
+export type Model = {
+  services: Record<string, Service>;
+  secrets?: Record<string, { file?: string; environment?: string; external?: boolean }>;
+};
+
+export const model = (dir: string, file = 'compose.yaml'): Model =>
+  parse(read(dir, file).replace(/^\uFEFF/, ''), { merge: true, logLevel: 'error' }) as Model;
+
+/** No output shows any of `secrets` in full. */
+export function expectNoLeak(run: Run, ...secrets: string[]): void {
+  for (const secret of secrets) expect(`${run.stdout}${run.stderr}`).not.toContain(secret);
 }
