@@ -109,8 +109,8 @@ export function parseObjects(yamlText: string): K8sObject[] {
     .filter((object): object is K8sObject => object !== null && typeof object === 'object');
 }
 
-/** `helm template` for the release `envless` in namespace `envless`; throws on failure. */
-export async function template(extraArgs: readonly string[] = []): Promise<K8sObject[]> {
+/** `helm template` output as text, for the release `envless` in namespace `envless`; throws on failure. */
+export async function templateText(extraArgs: readonly string[] = []): Promise<string> {
   const run = await helm([
     'template',
     RELEASE,
@@ -122,7 +122,12 @@ export async function template(extraArgs: readonly string[] = []): Promise<K8sOb
     ...extraArgs,
   ]);
   if (run.code !== 0) throw new Error(`helm template ${extraArgs.join(' ')} failed: ${run.stderr}`);
-  return parseObjects(run.stdout);
+  return run.stdout;
+}
+
+/** `helm template` as objects (see templateText). */
+export async function template(extraArgs: readonly string[] = []): Promise<K8sObject[]> {
+  return parseObjects(await templateText(extraArgs));
 }
 
 export function findObject(objects: readonly K8sObject[], kind: string, name?: string): K8sObject {

@@ -23,10 +23,10 @@ import {
   chartSkip,
   findObject,
   helm,
-  kubernetesVersion,
   parseObjects,
   removeScratch,
   template,
+  templateText,
   valuesFile,
   type K8sObject,
 } from './helpers.ts';
@@ -144,23 +144,6 @@ function requiredHostnameTerms(objects: K8sObject[]): AffinityTerm[] {
 }
 
 const HOST = { hostNetwork: true, webhook: { port: 10443 }, metrics: { port: 10444 } };
-
-/** `helm template` output as text (no parsing), for byte comparisons. */
-async function templateText(extraArgs: readonly string[]): Promise<string> {
-  const run = await helm([
-    'template',
-    RELEASE,
-    CHART_DIR,
-    '--namespace',
-    NAMESPACE,
-    '--kube-version',
-    kubernetesVersion(),
-    ...extraArgs,
-  ]);
-  expect(run.stderr).toBe('');
-  expect(run.code).toBe(0);
-  return run.stdout;
-}
 
 /** helm's error for a render that must fail. */
 async function renderError(values: Record<string, unknown>): Promise<string> {
