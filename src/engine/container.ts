@@ -4,7 +4,7 @@
 // Order inside a container: `envFrom` secrets first (their removal decides whether any envFrom
 // source remains), then `secretKeyRef` variables (which may reuse a directory mounted for an
 // envFrom secret), then the container is assembled. Nothing here mutates the input.
-import { referencedNames, shellReferencedNames } from './expansion.ts';
+import { mentionsName, referencedNames, shellReferencedNames } from './expansion.ts';
 import { containerLabel, KeptNotes, message, REASON } from './messages.ts';
 import {
   fileVariableName,
@@ -70,8 +70,12 @@ interface References {
    * (the kubelet skips it), so the envFrom value shows through.
    */
   readonly unresolved: ReadonlySet<string>;
-  /** Names a shell in `command`/`args`, a probe or a hook may read (`$NAME`, `${NAME}`). */
+  /** Secret variables a shell in `command`/`args`, a probe or a hook may read (see `shellReads`). */
   readonly shell: ReadonlySet<string>;
+  /** Secret variables another env value names (`${X}`, which an app or `eval` may expand). */
+  readonly inValues: ReadonlySet<string>;
+  /** Names those shells may read that an envFrom secret may supply (see `mayComeFromEnvFrom`). */
+  readonly shellEnvFrom: ReadonlySet<string>;
   /** How often each name is listed in `env`. */
   readonly counts: ReadonlyMap<string, number>;
   /** Names that some `env` entry always defines (see `unresolved`). */
@@ -101,13 +105,36 @@ function isServiceLinkName(name: string): boolean {
   return SERVICE_LINK_NAME.test(name);
 }
 
-// Variables the runtime, the image or the kubelet set (and shell locals, lower case by custom):
-// a shell reading them is not reading an envFrom key.
-const RUNTIME_VARIABLE =
-  /^(?:HOME|PATH|HOSTNAME|PWD|OLDPWD|USER|LOGNAME|SHELL|TERM|LANG|LANGUAGE|TZ|TMPDIR|IFS|PS[1-4]|RANDOM|SECONDS|LINENO|UID|EUID|PPID|OPTARG|OPTIND|REPLY|LC_[A-Z_]+|KUBERNETES_[A-Z0-9_]+)$/;
+/**
+ * What a Secret's data key may be (the API server's IsConfigMapKey): an envFrom variable is the
+ * prefix and such a key, so `$(hostname -s)`, a command substitution, cannot come from one.
+ */
+const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
-function mayComeFromEnvFrom(name: string): boolean {
-  return /[A-Z]/.test(name) && !RUNTIME_VARIABLE.test(name) && !isServiceLinkName(name);
+// Variables the runtime, the image, the kubelet, bash or awk set: a shell reading them is not
+// reading an envFrom key.
+const RUNTIME_VARIABLE =
+  /^(?:HOME|PATH|HOSTNAME|PWD|OLDPWD|USER|LOGNAME|SHELL|SHLVL|TERM|LANG|LANGUAGE|TZ|TMPDIR|IFS|PS[1-4]|RANDOM|SRANDOM|SECONDS|EPOCHSECONDS|EPOCHREALTIME|LINENO|UID|EUID|PPID|GROUPS|OPTARG|OPTIND|OPTERR|REPLY|PIPESTATUS|FUNCNAME|HOSTTYPE|OSTYPE|MACHTYPE|COLUMNS|LINES|BASH|BASHPID|BASH_[A-Z_]+|LC_[A-Z_]+|KUBERNETES_[A-Z0-9_]+|NF|NR|FNR)$/;
+
+/**
+ * Whether a name a shell reads may be a key of an envFrom secret. Lower-case names are shell
+ * locals by custom, but `kubectl create secret --from-literal=password=...` makes lower-case keys
+ * too: one counts unless it is a single letter (`$f`, sed's `$d`) or the script itself assigns it
+ * (`name=`, `for name`, `read name`, `local name`...).
+ */
+function mayComeFromEnvFrom(name: string, script: readonly string[]): boolean {
+  if (RUNTIME_VARIABLE.test(name) || isServiceLinkName(name)) return false;
+  if (/[A-Z]/.test(name)) return true;
+  return name.length > 1 && !script.some((text) => assigns(text, name));
+}
+
+/** Whether a script assigns the (lower-case) shell variable `name`. */
+function assigns(text: string, name: string): boolean {
+  return new RegExp(
+    `(?:^|[\\s;&|(){}'"\`])(?:${name}(?:\\[[^\\]]*\\])?\\+?=|(?:for|select)\\s+${name}\\b)` +
+      `|\\b(?:read|local|declare|typeset|export|readonly|getopts)\\b[^;&|\\n]*\\s${name}\\b`,
+    'm',
+  ).test(text);
 }
 
 /** The exec commands of a container's probes and lifecycle hooks: shells that run in it too. */
@@ -125,25 +152,66 @@ function execCommands(container: Container): unknown[] {
   return commands;
 }
 
+function strings(lists: readonly unknown[]): string[] {
+  const texts: string[] = [];
+  for (const list of lists)
+    if (Array.isArray(list)) for (const text of list) if (typeof text === 'string') texts.push(text);
+  return texts;
+}
+
+interface ShellReads {
+  readonly variables: ReadonlySet<string>;
+  readonly inValues: ReadonlySet<string>;
+  readonly envFrom: ReadonlySet<string>;
+}
+
+const NO_READS: ShellReads = { variables: NO_NAMES, inValues: NO_NAMES, envFrom: NO_NAMES };
+
 /**
- * Names a shell may read from the container's environment in `command`/`args`, a probe or a
- * lifecycle hook. A script that also reads `X_FILE` handles the file (`[ -f "$X_FILE" ] && X=$(cat
- * "$X_FILE")`, as Bitnami's probes do): there X does not count.
+ * What may read the container's environment at run time: a shell (or `python -c`...) in
+ * `command`/`args` (one script), and each probe's and lifecycle hook's exec command.
+ *
+ * A secret variable X counts when a script reads `$X` (see shellReferencedNames) or, for a name
+ * with an upper-case letter, names it as a word (`printenv X`, `env | grep ^X=`, `$((X + 1))`,
+ * `os.environ['X']`): unless the same script also names `X_FILE`, as Bitnami's probes do
+ * (`[ -f "$X_FILE" ] && X=$(cat "$X_FILE")`). `$X` or `${X}` in another env value counts too
+ * (`-Dpw=${X}`, expanded by Spring or an `eval`), except in envless's own path variables.
+ * For envFrom: every name a script reads that the secret may supply (its X_FILE does not help:
+ * envless gives an envFrom key a directory, not an X_FILE).
  */
-function shellReferences(container: Container): ReadonlySet<string> {
+function shellReads(container: Container, env: readonly EnvVar[], variables: readonly string[]): ShellReads {
   let found: Set<string> | undefined;
-  const scan = (lists: readonly unknown[]): void => {
+  let inValues: Set<string> | undefined;
+  let fromEnvFrom: Set<string> | undefined;
+  const reads = (texts: readonly string[], names: ReadonlySet<string>, variable: string, words: boolean) =>
+    (names.has(variable) ||
+      (words && /[A-Z]/.test(variable) && texts.some((text) => mentionsName(text, variable)))) &&
+    !texts.some((text) => mentionsName(text, fileVariableName(variable)));
+  const scan = (texts: readonly string[], kubelet: boolean): void => {
+    if (texts.length === 0) return;
     const names = new Set<string>();
-    for (const list of lists) {
-      if (!Array.isArray(list)) continue;
-      for (const text of list)
-        if (typeof text === 'string') for (const name of shellReferencedNames(text)) names.add(name);
-    }
-    for (const name of names) if (!names.has(fileVariableName(name))) (found ??= new Set()).add(name);
+    for (const text of texts) for (const name of shellReferencedNames(text, kubelet)) names.add(name);
+    for (const variable of variables)
+      if (reads(texts, names, variable, true)) (found ??= new Set()).add(variable);
+    for (const name of names) if (mayComeFromEnvFrom(name, texts)) (fromEnvFrom ??= new Set()).add(name);
   };
-  scan([container.command, container.args]);
-  for (const command of execCommands(container)) scan([command]);
-  return found ?? NO_NAMES;
+  scan(strings([container.command, container.args]), true);
+  for (const command of execCommands(container)) scan(strings([command]), false);
+  for (const entry of env) {
+    const { name, value } = entry ?? {};
+    if (typeof value !== 'string' || !value.includes('$') || typeof name !== 'string') continue;
+    if (name.endsWith('_FILE') || name.startsWith(SECRETS_DIR_PREFIX)) continue; // paths
+    const texts = [value];
+    const names = new Set(shellReferencedNames(value, true));
+    for (const variable of variables)
+      if (variable !== name && reads(texts, names, variable, false)) (inValues ??= new Set()).add(variable);
+  }
+  if (!found && !inValues && !fromEnvFrom) return NO_READS;
+  return {
+    variables: found ?? NO_NAMES,
+    inValues: inValues ?? NO_NAMES,
+    envFrom: fromEnvFrom ?? NO_NAMES,
+  };
 }
 
 function analyseReferences(container: Container, env: readonly EnvVar[]): References {
@@ -177,10 +245,17 @@ function analyseReferences(container: Container, env: readonly EnvVar[]): Refere
       if (typeof expression === 'string') for (const name of referencedNames(expression)) refer(name);
     }
   }
+  const variables: string[] = [];
+  for (const entry of env)
+    if (isObject(entry?.valueFrom?.secretKeyRef) && typeof entry.name === 'string' && entry.name)
+      variables.push(entry.name);
+  const shell = shellReads(container, env, variables);
   return {
     all: all ?? NO_NAMES,
     unresolved: unresolved ?? NO_NAMES,
-    shell: shellReferences(container),
+    shell: shell.variables,
+    inValues: shell.inValues,
+    shellEnvFrom: shell.envFrom,
     counts,
     defined,
   };
@@ -429,10 +504,20 @@ class ContainerRewrite {
     // values would change instead of disappearing. Keys are unknown at admission time.
     if (earlierSourceRemains && !this.pod.allowShadowing) return REASON.earlierEnvFrom;
     const prefix = typeof source.prefix === 'string' ? source.prefix : '';
-    for (const name of this.refs.unresolved) if (name.startsWith(prefix)) return REASON.envFromReferenced;
+    for (const name of this.refs.unresolved)
+      if (name.startsWith(prefix) && SECRET_KEY.test(name.slice(prefix.length)))
+        return REASON.envFromReferenced;
     // A shell reading a variable no env entry defines may be reading one of this secret's keys.
-    for (const name of this.refs.shell)
-      if (name.startsWith(prefix) && !this.refs.defined.has(name) && mayComeFromEnvFrom(name))
+    // Not the names envless sets for this container (X_FILE, ENVLESS_SECRETS_DIR_S): a script
+    // written for envless reads them, and counting them would flip the decision on the next pass
+    // (once X_FILE is defined).
+    for (const name of this.refs.shellEnvFrom)
+      if (
+        name.startsWith(prefix) &&
+        name.length > prefix.length &&
+        !this.refs.defined.has(name) &&
+        !this.reservedNames.has(name)
+      )
         return REASON.envFromShellReferenced;
     // A variable the user asked to keep may come from this source (unless env always defines it).
     for (const name of this.pod.keepEnv)
@@ -558,6 +643,7 @@ class ContainerRewrite {
     if ((this.refs.counts.get(variable) ?? 0) > 1) return REASON.duplicate;
     if (this.refs.all.has(variable)) return REASON.referenced;
     if (this.refs.shell.has(variable)) return REASON.shellReferenced;
+    if (this.refs.inValues.has(variable)) return REASON.valueReferenced;
     const fileVariable = fileVariableName(variable);
     if (
       this.refs.counts.has(fileVariable) ||

@@ -69,6 +69,7 @@ export const REASON = {
   duplicate: 'defined more than once',
   referenced: 'used as $(NAME) in env, command, args or subPathExpr',
   shellReferenced: 'a shell in command, args, a probe or a hook may read it ($NAME)',
+  valueReferenced: 'another env value names it (${NAME}): an app or eval may expand it',
   envFromShellReferenced: 'a shell in command, args, a probe or a hook may read its keys ($NAME)',
   fileVariableSet: 'its _FILE variable is already set or used',
   nameReserved: 'its name is the _FILE or ENVLESS_SECRETS_DIR_ name of another secret',
