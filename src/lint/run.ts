@@ -1,6 +1,6 @@
 // The lint pipeline: discover -> read -> check (per file kind) -> configure severities -> drop
 // suppressed and baselined findings -> fingerprint -> mask. Formatting is the caller's job.
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, type Dirent } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -24,6 +24,8 @@ import {
   ParseError,
   type BuildContextFs,
   type Checker,
+  type ContextEntry,
+  type ContextListing,
   type FileKind,
   type Finding,
   type GitFacts,
@@ -101,7 +103,8 @@ const CONTEXT_SKIPPED_DIRS = new Set(['.git', 'node_modules']);
 /** The file system next to a file on disk, for Dockerfile build contexts. Results are cached. */
 function buildContextFs(baseDir: string): BuildContextFs {
   const kinds = new Map<string, ReturnType<BuildContextFs['kind']>>();
-  const listings = new Map<string, readonly string[] | undefined>();
+  const listings = new Map<string, ContextListing | undefined>();
+  const directories = new Map<string, Dirent[] | undefined>();
   const kind = (relativePath: string): ReturnType<BuildContextFs['kind']> => {
     if (isAbsolute(relativePath)) return undefined;
     const path = resolve(baseDir, relativePath);
@@ -116,39 +119,62 @@ function buildContextFs(baseDir: string): BuildContextFs {
     kinds.set(path, found);
     return found;
   };
-  const list = (relativeDir: string): readonly string[] | undefined => {
+  /** A directory's entries sorted by name (the same order on every run); undefined if unreadable. */
+  const readDir = (path: string): Dirent[] | undefined => {
+    if (directories.has(path)) return directories.get(path);
+    let dirents: Dirent[] | undefined;
+    try {
+      dirents = readdirSync(path, { withFileTypes: true });
+      dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    } catch {
+      dirents = undefined;
+    }
+    directories.set(path, dirents);
+    return dirents;
+  };
+  const entries = (relativeDir: string): readonly ContextEntry[] | undefined => {
+    if (kind(relativeDir) !== 'directory') return undefined;
+    return readDir(resolve(baseDir, relativeDir))?.map((dirent) => ({
+      name: dirent.name,
+      kind: dirent.isFile() ? 'file' : dirent.isDirectory() ? 'directory' : 'other',
+    }));
+  };
+  const list = (relativeDir: string, prune?: (path: string) => boolean): ContextListing | undefined => {
     if (kind(relativeDir) !== 'directory') return undefined;
     const root = resolve(baseDir, relativeDir);
-    if (listings.has(root)) return listings.get(root);
+    const key = prune ? `${root}\0pruned` : root;
+    if (listings.has(key)) return listings.get(key);
     // Breadth first, each directory by name: the same files on every run, shallow ones first.
     const files: string[] = [];
     let queue: { path: string; prefix: string }[] = [{ path: root, prefix: '' }];
-    let entries = 0;
-    walk: for (let depth = 0; depth < CONTEXT_MAX_DEPTH && queue.length > 0; depth++) {
+    let seen = 0;
+    let truncated: string | undefined;
+    walk: for (let depth = 0; queue.length > 0; depth++) {
+      if (depth === CONTEXT_MAX_DEPTH) {
+        truncated = `${CONTEXT_MAX_DEPTH} levels`;
+        break;
+      }
       const next: typeof queue = [];
       for (const dir of queue) {
-        let dirents;
-        try {
-          dirents = readdirSync(dir.path, { withFileTypes: true });
-        } catch {
-          continue;
-        }
-        dirents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-        for (const dirent of dirents) {
-          if (++entries > CONTEXT_MAX_ENTRIES) break walk;
+        for (const dirent of readDir(dir.path) ?? []) {
+          if (++seen > CONTEXT_MAX_ENTRIES) {
+            truncated = `${CONTEXT_MAX_ENTRIES.toLocaleString('en-US')} entries`;
+            break walk;
+          }
           const relative = dir.prefix + dirent.name;
           if (dirent.isFile()) files.push(relative);
-          else if (dirent.isDirectory() && !CONTEXT_SKIPPED_DIRS.has(dirent.name)) {
+          else if (dirent.isDirectory() && !CONTEXT_SKIPPED_DIRS.has(dirent.name) && !prune?.(relative)) {
             next.push({ path: resolve(dir.path, dirent.name), prefix: `${relative}/` });
           }
         }
       }
       queue = next;
     }
-    listings.set(root, files);
-    return files;
+    const listing = truncated ? { files, truncated } : { files };
+    listings.set(key, listing);
+    return listing;
   };
-  return { kind, list };
+  return { kind, entries, list };
 }
 
 /** `onDisk` is false for inline sources: they have no directory, so no build context. */

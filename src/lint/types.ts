@@ -76,12 +76,27 @@ export interface CheckContext {
 export interface BuildContextFs {
   /** What is at `relativePath` (`..` allowed), without following a symbolic link; undefined if nothing. */
   kind(relativePath: string): 'file' | 'directory' | 'other' | undefined;
+  /** The entries of one directory, by name, with their kind (symbolic links are `other`). */
+  entries(relativeDir: string): readonly ContextEntry[] | undefined;
   /**
    * The files under a directory, relative to it, `/`-separated, shallowest first then by name:
-   * no `.git` or `node_modules` and no symbolic links, bounded in depth and count. Undefined when
-   * `relativeDir` is not a directory.
+   * no `.git` or `node_modules` and no symbolic links, bounded in depth and count. A directory
+   * `prune` accepts (its path relative to `relativeDir`) is not entered; a caller passes the same
+   * `prune` for the same directory, as results are cached. Undefined when `relativeDir` is not a
+   * directory.
    */
-  list(relativeDir: string): readonly string[] | undefined;
+  list(relativeDir: string, prune?: (path: string) => boolean): ContextListing | undefined;
+}
+
+export interface ContextEntry {
+  readonly name: string;
+  readonly kind: 'file' | 'directory' | 'other';
+}
+
+export interface ContextListing {
+  readonly files: readonly string[];
+  /** Where the walk stopped when it did not see everything (`5,000 entries`), else undefined. */
+  readonly truncated?: string;
 }
 
 /** Thrown by a parser for input it cannot parse; reported as `parse-error` with a location. */

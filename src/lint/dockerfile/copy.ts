@@ -7,16 +7,20 @@
 // above a git work tree's root) in which every file the Dockerfile copies exists, when they are
 // not all beside it (`docker build -f deb/Dockerfile .`). A source that is a directory there
 // (`COPY . .`) is judged by the secret files inside it that .dockerignore does not exclude, not by
-// its name; a file the .dockerignore excludes never reaches the build. Wildcards, variables,
+// its name; a file the .dockerignore excludes never reaches the build. A wildcard whose name says
+// nothing (`COPY * /app/`) is resolved there as BuildKit does (Go's filepath.Match per path
+// element, a matched directory copied whole). `--exclude` patterns apply inside each copied
+// source (from the context root with --parents), as BuildKit's copy applies them. Variables,
 // URLs, `--from` and ONBUILD (which runs in another build's context) stay judged by name.
 import { basename as fileName } from 'node:path';
 import { basename } from 'node:path/posix';
 import { secretFileReason } from '../../detect/index.ts';
-import type { BuildContextFs, CheckContext, RawFinding } from '../types.ts';
+import type { BuildContextFs, CheckContext, ContextListing, RawFinding } from '../types.ts';
 import type { Dockerfile, Instruction } from './ast.ts';
 import {
   cleanPath,
   dockerignoreMatcher,
+  fileGlobMatcher,
   parseDockerignore,
   type DockerignoreMatcher,
 } from './dockerignore.ts';
@@ -36,13 +40,18 @@ export interface CopyContext {
   ignore(): { readonly matcher: DockerignoreMatcher; readonly path: string } | undefined;
 }
 
-/** A source as a path in the build context (`./src/` -> `src`, `.` for the root), if it is one. */
+/**
+ * A source as a path in the build context (`./src/` -> `src`, `.` for the root), wildcards kept,
+ * if it is one: not a variable, an escape or a URL.
+ */
 function contextPath(source: string): string | undefined {
-  if (source === '' || /[*?[\\$]/.test(source)) return undefined;
+  if (source === '' || /[\\$]/.test(source)) return undefined;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(source) || source.startsWith('git@')) return undefined;
   // Sources cannot leave the context: `/x` and `../x` are the root's x, as in BuildKit.
   return cleanPath(`/${source}`).slice(1) || '.';
 }
+
+const hasWildcard = (path: string): boolean => /[*?[]/.test(path);
 
 function under(dir: string, path: string): string {
   if (!dir) return path;
@@ -67,7 +76,7 @@ export function copyContext(ctx: CheckContext, dockerfile: Dockerfile): CopyCont
     if ((instruction.keyword !== 'COPY' && instruction.keyword !== 'ADD') || fromFlag(instruction)) continue;
     for (const word of sourceWords(instruction)) {
       const path = contextPath(word.value);
-      if (path !== undefined && path !== '.') probes.add(path);
+      if (path !== undefined && path !== '.' && !hasWildcard(path)) probes.add(path);
     }
   }
   let root: string | undefined;
@@ -104,6 +113,80 @@ export function copyContext(ctx: CheckContext, dockerfile: Dockerfile): CopyCont
   };
 }
 
+/** A file an instruction copies from the context, and the copied source it comes from. */
+interface CopiedFile {
+  /** Relative to the context root. */
+  readonly path: string;
+  /** The source (context-relative, `.` for the root) that copies it: itself, or a directory. */
+  readonly from: string;
+}
+
+interface Copies {
+  readonly files: readonly CopiedFile[];
+  readonly truncated?: string;
+}
+
+/** What a directory source copies; undefined when it is not a directory of the context. */
+function directoryCopies(build: CopyContext, path: string): Copies | undefined {
+  const listing = listContext(build, path);
+  if (!listing) return undefined;
+  const files = listing.files.map((file) => ({ path: under(path === '.' ? '' : path, file), from: path }));
+  return { files, ...(listing.truncated ? { truncated: listing.truncated } : {}) };
+}
+
+/** The files under a context directory, not entering one BuildKit's walker would skip. */
+function listContext(build: CopyContext, path: string): ContextListing | undefined {
+  const matcher = build.ignore()?.matcher;
+  const base = path === '.' ? '' : path;
+  const prune = matcher ? (dir: string): boolean => matcher.prunes(under(base, dir)) : undefined;
+  return build.fs.list(under(build.root(), path), prune);
+}
+
+/**
+ * What a wildcard source copies, as BuildKit's ResolveWildcards finds it: the path elements after
+ * the first one with a wildcard are matched one by one (filepath.Match, so `*` takes dotfiles
+ * too), and a matched directory is copied whole. Undefined when nothing matches here (the files
+ * may be made before the build) or the pattern is one Go refuses.
+ */
+function wildcardCopies(build: CopyContext, path: string): Copies | undefined {
+  const parts = path.split('/');
+  const first = parts.findIndex(hasWildcard);
+  const prefix = parts.slice(0, first).join('/') || '.';
+  const matchers = parts.slice(first).map(fileGlobMatcher);
+  if (matchers.some((matcher) => !matcher)) return undefined;
+  let current = [prefix];
+  const files: CopiedFile[] = [];
+  const directories = new Set<string>();
+  matchers.forEach((matcher, index) => {
+    const last = index === matchers.length - 1;
+    const next: string[] = [];
+    for (const dir of current) {
+      for (const entry of build.fs.entries(under(build.root(), dir)) ?? []) {
+        if (!matcher!(entry.name)) continue;
+        const match = under(dir === '.' ? '' : dir, entry.name);
+        if (entry.kind === 'directory' && last) directories.add(match);
+        else if (entry.kind === 'directory') next.push(match);
+        else if (last && entry.kind === 'file') files.push({ path: match, from: match });
+      }
+    }
+    current = next;
+  });
+  if (files.length === 0 && directories.size === 0) return undefined;
+  let truncated: string | undefined;
+  if (directories.size > 0) {
+    // One bounded walk of the part of the context the matches are in, not one per match.
+    const listing = listContext(build, prefix);
+    truncated = listing?.truncated;
+    const depth = parts.length;
+    for (const file of listing?.files ?? []) {
+      const inContext = under(prefix === '.' ? '' : prefix, file);
+      const from = inContext.split('/').slice(0, depth).join('/');
+      if (from !== inContext && directories.has(from)) files.push({ path: inContext, from });
+    }
+  }
+  return { files, ...(truncated ? { truncated } : {}) };
+}
+
 export function copiedSecretFiles(
   instruction: Instruction,
   prefix: string,
@@ -113,9 +196,11 @@ export function copiedSecretFiles(
   const what = `${prefix}${from ? `${instruction.keyword} --from=${from}` : instruction.keyword}`;
   // ONBUILD runs in the context of a later build, and --from reads another stage or image.
   const build = !from && prefix === '' ? context : undefined;
+  const excluded = build ? excludedByFlag(instruction) : undefined;
   const findings: RawFinding[] = [];
   const inDirectories: RawFinding[] = [];
   let unreported = 0;
+  let truncated: string | undefined;
   for (const source of sourceWords(instruction)) {
     const path = build ? contextPath(source.value) : undefined;
     const place = {
@@ -126,16 +211,20 @@ export function copiedSecretFiles(
       endColumn: source.end.column,
     };
     if (build && path !== undefined) {
-      const files = build.fs.list(under(build.root(), path));
-      if (files) {
-        for (const file of files) {
-          const inContext = under(path === '.' ? '' : path, file);
+      // A wildcard that names secret files (`.env*`) keeps the name rule below.
+      const wildcard = hasWildcard(path);
+      const copies =
+        wildcard && secretFileReason(source.value)
+          ? undefined
+          : wildcard
+            ? wildcardCopies(build, path)
+            : directoryCopies(build, path);
+      if (copies) {
+        truncated ??= copies.truncated;
+        for (const file of copies.files) {
+          const inContext = file.path;
           const reason = secretFileReason(inContext);
-          if (
-            !reason ||
-            build.ignore()?.matcher.excludes(inContext) ||
-            excludedByFlag(instruction, file, inContext)
-          )
+          if (!reason || build.ignore()?.matcher.excludes(inContext) || excluded?.(file, source.value))
             continue;
           if (inDirectories.length >= MAX_CONTEXT_FINDINGS) {
             unreported++;
@@ -161,10 +250,18 @@ export function copiedSecretFiles(
       message: `${what} puts "${source.value}" into the image (${reason}); a file in a layer stays in the image even if a later step deletes it`,
     });
   }
+  const notes: string[] = [];
   if (unreported > 0) {
+    notes.push(
+      `and ${unreported} more secret file${unreported === 1 ? '' : 's'} in this instruction's sources`,
+    );
+  }
+  if (truncated && inDirectories.length > 0) {
+    notes.push(`the listing of the build context stopped at ${truncated}, so there may be more`);
+  }
+  if (notes.length > 0) {
     const last = inDirectories.pop()!;
-    const more = `${unreported} more secret file${unreported === 1 ? '' : 's'}`;
-    inDirectories.push({ ...last, message: `${last.message}; and ${more} in this instruction's sources` });
+    inDirectories.push({ ...last, message: `${last.message}; ${notes.join('; ')}` });
   }
   return [...findings, ...inDirectories];
 }
@@ -179,14 +276,25 @@ function contextClause(build: CopyContext): string {
 }
 
 /**
- * `COPY --exclude=PATTERN` leaves matching files out. Patterns are taken relative to the copied
- * directory and to the context root alike, so a file either reading would skip is not reported.
+ * `COPY --exclude=PATTERN` as BuildKit's copy applies it: a pattern is matched (patternmatcher,
+ * parents too) against a path relative to each copied source, so a file a wildcard matches
+ * itself is never left out. With --parents the copy starts at the context root, or at the pivot
+ * (`a/./b` copies b from a). Patterns are used as written: `/x` matches nothing.
  */
-function excludedByFlag(instruction: Instruction, file: string, inContext: string): boolean {
+function excludedByFlag(
+  instruction: Instruction,
+): ((file: CopiedFile, source: string) => boolean) | undefined {
   const patterns = instruction.flags.flatMap((flag) =>
-    flag.name === 'exclude' && flag.value ? [flag.value.replace(/^\/+(?=.)/, '')] : [],
+    flag.name === 'exclude' && flag.value ? [flag.value] : [],
   );
-  if (patterns.length === 0) return false;
+  if (patterns.length === 0) return undefined;
   const matcher = dockerignoreMatcher(patterns);
-  return matcher.excludes(file) || matcher.excludes(inContext);
+  const parents = instruction.flags.some((flag) => flag.name === 'parents' && flag.value !== 'false');
+  return (file, source) => {
+    const cut = source.indexOf('/./');
+    const base = !parents ? file.from : cut < 0 ? '.' : (contextPath(source.slice(0, cut)) ?? '.');
+    if (file.path === base) return false;
+    const relative = base === '.' ? file.path : file.path.slice(base.length + 1);
+    return matcher.excludes(relative);
+  };
 }

@@ -8,10 +8,17 @@
 export interface DockerignoreMatcher {
   /** Whether `path` (relative to the context root, `/`-separated) is left out of the context. */
   excludes(path: string): boolean;
+  /**
+   * Whether nothing under the directory `dir` can be in the context, so BuildKit's walker skips it
+   * (tonistiigi/fsutil): it is excluded, and every exception is a plain path outside it. An
+   * exception with a wildcard may reach anywhere, so then excluded directories are still walked.
+   */
+  prunes(dir: string): boolean;
 }
 
 interface Pattern {
   readonly exclusion: boolean;
+  readonly text: string;
   readonly match: (path: string) => boolean;
 }
 
@@ -204,9 +211,16 @@ export function dockerignoreMatcher(lines: readonly string[]): DockerignoreMatch
     }
     if (!isValidGlob(text)) continue;
     const match = compile(text);
-    if (match) patterns.push({ exclusion, match });
+    if (match) patterns.push({ exclusion, text, match });
   }
-  return {
+  const exceptions = patterns.filter((pattern) => pattern.exclusion).map((pattern) => pattern.text);
+  const literalExceptions = exceptions.every((text) => !/[*?[\\]/.test(text));
+  const matcher: DockerignoreMatcher = {
+    prunes(dir) {
+      if (!literalExceptions || !matcher.excludes(dir)) return false;
+      const inside = `${cleanPath(dir)}/`;
+      return !exceptions.some((text) => `${text}/`.startsWith(inside));
+    },
     excludes(path) {
       const file = cleanPath(path);
       if (file === '.' || patterns.length === 0) return false;
@@ -225,9 +239,58 @@ export function dockerignoreMatcher(lines: readonly string[]): DockerignoreMatch
       return matched;
     },
   };
+  return matcher;
 }
 
 /** Parses a .dockerignore file's text into a matcher. */
 export function parseDockerignore(text: string): DockerignoreMatcher {
   return dockerignoreMatcher(readDockerignore(text));
+}
+
+/**
+ * Go's filepath.Match for one path element (no `/` in `name`), which BuildKit uses to resolve a
+ * wildcard COPY source: `*` and `?` match any character, a leading dot included, `[...]` and
+ * `[^...]` are classes, `\\` escapes. Undefined for a pattern filepath.Match refuses.
+ */
+export function fileGlobMatcher(pattern: string): ((name: string) => boolean) | undefined {
+  if (!isValidGlob(pattern)) return undefined;
+  // Escaped for a `u` expression: syntax characters, and `-` inside a class only.
+  const literal = (ch: string, inClass = false): string =>
+    /[\\^$.*+?()[\]{}|/]/.test(ch) || (inClass && ch === '-') ? `\\${ch}` : ch;
+  const chars = Array.from(pattern);
+  let source = '^';
+  for (let k = 0; k < chars.length;) {
+    const ch = chars[k++]!;
+    if (ch === '*') source += '[^/]*';
+    else if (ch === '?') source += '[^/]';
+    else if (ch === '\\') source += literal(chars[k++]!);
+    else if (ch === '[') {
+      source += '[';
+      if (chars[k] === '^') {
+        source += '^';
+        k++;
+      }
+      // isValidGlob vouched for the class: characters or ranges, escapes, then `]`.
+      for (let first = true; first || chars[k] !== ']'; first = false) {
+        let c = chars[k++]!;
+        if (c === '\\') c = chars[k++]!;
+        source += literal(c, true);
+        if (chars[k] === '-') {
+          k++;
+          let hi = chars[k++]!;
+          if (hi === '\\') hi = chars[k++]!;
+          source += `-${literal(hi, true)}`;
+        }
+      }
+      k++;
+      source += ']';
+    } else source += literal(ch);
+  }
+  let regexp: RegExp;
+  try {
+    regexp = new RegExp(`${source}$`, 'u');
+  } catch {
+    return undefined; // a range Go accepts but never matches, such as [z-a]
+  }
+  return (name) => regexp.test(name);
 }
