@@ -40,7 +40,12 @@ export async function runDemo(args: string[], io: CliIO): Promise<number> {
   if (deployment) {
     const { runMutate } = await import('./mutate.ts');
     io.writeOut('\n$ envless mutate -f demo/deployment.yaml\n\n');
-    const stdinIO: CliIO = { ...io, readStdin: async () => deployment.text };
+    // The sample stands in for standard input (as text and as bytes: mutate reads the bytes).
+    const stdinIO: CliIO = {
+      ...io,
+      readStdin: async () => deployment.text,
+      readStdinBytes: async () => new TextEncoder().encode(deployment.text),
+    };
     await runMutate(['-f', '-'], stdinIO);
   }
   return EXIT.ok;

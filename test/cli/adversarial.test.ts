@@ -182,8 +182,12 @@ describe('envless demo', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('$ envless lint demo/');
     expect(r.stdout).toContain('k8s/secret-key-ref');
-    expect(r.stdout).toContain('DB_PASSWORD_FILE');
     expect(r.stdout).not.toMatch(/ghp_[A-Za-z0-9]{4}/);
+    // The converted Deployment itself, after the findings.
+    const converted = r.stdout.slice(r.stdout.indexOf('$ envless mutate -f demo/deployment.yaml'));
+    expect(converted).toContain('kind: Deployment');
+    expect(converted).toMatch(/- name: DB_PASSWORD_FILE\n\s+value: \/run\/secrets\//);
+    expect(converted).toContain('envless.dev/converted');
   });
 
   // Like every other command, demo rejects arguments it does not know (exit 2).
