@@ -149,3 +149,15 @@ export function isWithin(path: string, dir: string): boolean {
 export function joinPath(dir: string, relative: string): string {
   return dir === '/' ? `/${relative}` : `${dir}/${relative}`;
 }
+
+/**
+ * The names the kubelet gives Service link variables (pkg/kubelet/envvars): `<SVC>_SERVICE_HOST`,
+ * `<SVC>_SERVICE_PORT[_<PORT NAME>]`, and Docker-link style `<SVC>_PORT`,
+ * `<SVC>_PORT_<n>_<PROTO>[_PROTO|_PORT|_ADDR]`. The `kubernetes` Service's are always added.
+ */
+const SERVICE_LINK_NAME =
+  /^[A-Z0-9_]+_(?:SERVICE_HOST|SERVICE_PORT(?:_[A-Z0-9_]+)?|PORT(?:_\d+_(?:TCP|UDP|SCTP)(?:_PROTO|_PORT|_ADDR)?)?)$/;
+
+export function isServiceLinkName(name: string): boolean {
+  return SERVICE_LINK_NAME.test(name);
+}
