@@ -4,64 +4,18 @@
 // files it matches; a directory .dockerignore excludes is not walked (BuildKit never sends it), so
 // it no longer eats the listing's budget and hides a key beside it; and a finding says when the
 // listing was cut short. Baselines written with these findings stay clean on the next run.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { fileGlobMatcher, parseDockerignore } from '../../src/lint/dockerfile/dockerignore.ts';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const envless = join(root, 'bin', 'envless');
-const RULE = 'dockerfile/copy-secret-file';
-
-interface JsonFinding {
-  ruleId: string;
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-  fingerprint: string;
-}
-
-function lint(cwd: string, args: string[] = []): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [envless, 'lint', '--format', 'json', ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function copyFindings(cwd: string, args: string[] = []): JsonFinding[] {
-  const { stdout } = lint(cwd, args);
-  return (JSON.parse(stdout) as { findings: JsonFinding[] }).findings.filter((f) => f.ruleId === RULE);
-}
+import { copyFindings, lint, scratchProjects, type JsonFinding } from './copy-context-helpers.ts';
 
 /** `line:column "copied path"`, sorted. */
 function named(list: readonly JsonFinding[]): string[] {
   return list.map((f) => `${f.line}:${f.column} ${/puts "([^"]*)"/.exec(f.message)?.[1]}`).sort();
 }
 
-let work: string;
-let counter = 0;
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'envless-copyctx2-'));
-});
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function project(files: Record<string, string>): string {
-  const dir = join(work, `p${counter++}`);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(dir, name);
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-  }
-  return dir;
-}
+const project = scratchProjects('envless-copyctx2-');
 
 /** `count` empty files spread over directories of 100 under `dir`. */
 function manyFiles(base: string, dir: string, count: number): void {

@@ -3,73 +3,21 @@
 // longer reported for its name (`COPY credentials credentials` of Go sources), and a file that
 // .dockerignore excludes never reaches the build. Plus the .dockerignore matcher itself, against
 // the examples of Docker's documentation and moby/patternmatcher's rules.
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { cleanPath, parseDockerignore, readDockerignore } from '../../src/lint/dockerfile/dockerignore.ts';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const envless = join(root, 'bin', 'envless');
-const RULE = 'dockerfile/copy-secret-file';
+import { copyFindings, lint, scratchProjects, type JsonFinding } from './copy-context-helpers.ts';
 
 // A fake credential assembled at run time so that this file holds none.
 const GH_TOKEN = ['ghp', 'C0pyC0nt3xtT0k3nV4lu3F0rT3st1ngAbC9876'].join('_');
-
-interface JsonFinding {
-  ruleId: string;
-  file: string;
-  line: number;
-  column: number;
-  message: string;
-  fingerprint: string;
-}
-
-function lint(cwd: string, args: string[], input?: string): { status: number | null; stdout: string } {
-  const r = spawnSync(process.execPath, [envless, 'lint', '--format', 'json', ...args], {
-    cwd,
-    input,
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  return { status: r.status, stdout: r.stdout };
-}
-
-function copyFindings(cwd: string, args: string[] = [], input?: string): JsonFinding[] {
-  const { stdout } = lint(cwd, args, input);
-  return (JSON.parse(stdout) as { findings: JsonFinding[] }).findings.filter((f) => f.ruleId === RULE);
-}
 
 /** `file:line:column "copied path"`, sorted: which file a finding names, and where. */
 function named(list: readonly JsonFinding[]): string[] {
   return list.map((f) => `${f.file}:${f.line}:${f.column} ${/puts "([^"]*)"/.exec(f.message)?.[1]}`).sort();
 }
 
-let work: string;
-let counter = 0;
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'envless-copyctx-'));
-});
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** A project directory; a name ending in `/` is an empty directory. */
-function project(files: Record<string, string>): string {
-  const dir = join(work, `p${counter++}`);
-  mkdirSync(dir, { recursive: true });
-  for (const [name, text] of Object.entries(files)) {
-    const path = join(dir, name);
-    if (name.endsWith('/')) {
-      mkdirSync(path, { recursive: true });
-      continue;
-    }
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, text);
-  }
-  return dir;
-}
+const project = scratchProjects('envless-copyctx-');
 
 const dockerfile = (...lines: string[]): string => ['FROM alpine', ...lines, ''].join('\n');
 
