@@ -6,10 +6,10 @@ import { runCompose } from '../../src/cli/compose.ts';
 import { expect } from 'vitest';
 import { parse } from 'yaml';
 import { CliError } from '../../src/cli/errors.ts';
-import type { CliIO } from '../../src/cli/io.ts';
 import { main } from '../../src/cli/main.ts';
 import { loadConfig, nameOptions } from '../../src/lint/config.ts';
 import { lintFiles } from '../../src/lint/run.ts';
+import { capturedIO } from '../captured-io.ts';
 import type { Finding } from '../../src/lint/types.ts';
 
 export interface Run {
@@ -30,23 +30,9 @@ export function project(files: Record<string, string>): string {
   return dir;
 }
 
-function fakeIO(cwd: string): { io: CliIO; out: () => Run['stdout']; err: () => Run['stderr'] } {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIO = {
-    cwd,
-    env: {},
-    stdoutIsTTY: false,
-    writeOut: (text) => void (stdout += text),
-    writeErr: (text) => void (stderr += text),
-    readStdin: async () => '',
-  };
-  return { io, out: () => stdout, err: () => stderr };
-}
-
 /** `envless compose ARGS` in `dir`; a CliError becomes its exit status and message on stderr. */
 export async function compose(dir: string, ...args: string[]): Promise<Run> {
-  const { io, out, err } = fakeIO(dir);
+  const { io, stdout: out, stderr: err } = capturedIO(dir);
   try {
     const status = await runCompose(args, io);
     return { status, stdout: out(), stderr: err() };
@@ -58,7 +44,7 @@ export async function compose(dir: string, ...args: string[]): Promise<Run> {
 
 /** `envless ARGS` through main(), as the shell runs it. */
 export async function envless(dir: string, ...args: string[]): Promise<Run> {
-  const { io, out, err } = fakeIO(dir);
+  const { io, stdout: out, stderr: err } = capturedIO(dir);
   const status = await main(args, { io });
   return { status, stdout: out(), stderr: err() };
 }
