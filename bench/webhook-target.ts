@@ -1,6 +1,6 @@
 // One server under load for bench/webhook.ts, in its own process so that its peak RSS is its own
 // and it imports nothing the benchmark driver needs (autocannon, the engine for measuring...).
-//   node bench/webhook-target.ts envless|envless-fixed|bare
+//   node bench/webhook-target.ts envless|envless-fixed|envless-floor|bare
 // Reads BENCH_TLS (a PEM pair as JSON), BENCH_ANSWER (bare: the fixed answer), BENCH_POD
 // (envless-fixed: the pod whose engine result is reused) and
 // BENCH_LOG_LEVEL (envless, default info) from the environment; talks to the parent over IPC.
@@ -12,11 +12,13 @@ let port: number;
 let close: () => Promise<unknown>;
 let scrape: () => Promise<string> = async () => '';
 
-if (target === 'envless' || target === 'envless-fixed') {
+if (target === 'envless' || target === 'envless-fixed' || target === 'envless-floor') {
   const { buildServer } = await import('../src/webhook/server.ts');
   const { mutatePod } = await import('../src/engine/index.ts');
   // envless-fixed: the engine's result is computed once and returned for every request, which
   // leaves the cost of the server around the engine (validation, encoding, logs, metrics).
+  // envless-floor: the same with the log and the decision cache off as well: what no engine,
+  // however fast, could take away.
   const fixed = process.env.BENCH_POD
     ? mutatePod(JSON.parse(process.env.BENCH_POD), { mode: 'warn' })
     : undefined;
@@ -24,12 +26,13 @@ if (target === 'envless' || target === 'envless-fixed') {
   // runs with them.
   const server = await buildServer({
     tls,
-    ...(target === 'envless-fixed' && fixed ? { engine: () => fixed } : {}),
+    ...(target !== 'envless' && fixed ? { engine: () => fixed } : {}),
+    ...(target === 'envless-floor' ? { decisionCacheEntries: 0 } : {}),
     host: '127.0.0.1',
     port: 0,
     metricsHost: '127.0.0.1',
     metricsPort: 0,
-    logger: { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
+    logger: target === 'envless-floor' ? false : { level: process.env.BENCH_LOG_LEVEL ?? 'info' },
   });
   const addresses = await server.listen();
   port = addresses.port;

@@ -3,7 +3,8 @@
 // Load-tests the admission webhook with autocannon over HTTPS on loopback and compares it with a
 // bare fastify HTTPS server that parses the same body and answers a fixed AdmissionReview (the
 // webhook's own answer, so both put the same bytes on the wire). A third run serves a
-// precomputed engine result, separating the server's cost from the engine's. Each server runs
+// precomputed engine result, separating the server's cost from the engine's, and a fourth does
+// the same with the log and the decision cache off: the ceiling no faster engine could raise. Each server runs
 // in its own child process (bench/webhook-target.ts), so its peak RSS and CPU time are its own;
 // the load generators run here. Then both servers at a steady half of the webhook's maximum rate,
 // and the engine alone. Prints a markdown table and records it in docs/benchmarks.md under
@@ -262,7 +263,7 @@ function withId(body: string, id: string): string {
 // ---------------------------------------------------------------------------------------------
 // Servers under load, each in its own process (bench/webhook-target.ts).
 
-type Target = 'envless' | 'envless-fixed' | 'bare';
+type Target = 'envless' | 'envless-fixed' | 'envless-floor' | 'bare';
 
 interface ServerProcess {
   port: number;
@@ -525,6 +526,7 @@ async function benchmark(): Promise<void> {
     { name: 'replicas', target: 'envless', body: replicaBody },
     { name: 'distinct', target: 'envless', body: distinctBody },
     { name: 'fixed', target: 'envless-fixed', body: distinctBody },
+    { name: 'floor', target: 'envless-floor', body: distinctBody },
   ];
   let serverMeanMs: number | undefined;
   for (const { name, target, body } of runs) {
@@ -604,6 +606,10 @@ async function benchmark(): Promise<void> {
     row('envless webhook, replicas of one pod template', replicas),
     row('envless webhook, distinct pods', distinct),
     row('envless webhook, distinct pods, engine result precomputed (server cost alone)', results.fixed!),
+    row(
+      'the same with the log and the decision cache off (what no faster engine could remove)',
+      results.floor!,
+    ),
     row(`bare fastify at ${rate(halfDistinct)} req/s`, results['bare-half-distinct']!),
     row(`envless, distinct pods at ${rate(halfDistinct)} req/s (half of its max)`, results['distinct-half']!),
     row(`bare fastify at ${rate(halfReplicas)} req/s`, results['bare-half-replicas']!),
@@ -614,6 +620,7 @@ async function benchmark(): Promise<void> {
     throughputRow('replicas', replicas),
     throughputRow('distinct pods', distinct),
     `| bare / envless server CPU per request, distinct pods (throughput ratio on an otherwise idle core) | ${((bare.cpuPerRequest / distinct.cpuPerRequest) * 100).toFixed(0)} % | |`,
+    `| ceiling for distinct pods with an engine that cost nothing, no log and no cache: bare / floor server CPU per request | ${((bare.cpuPerRequest / results.floor!.cpuPerRequest) * 100).toFixed(0)} % | |`,
     ...halfRow('replicas', results['replicas-half']!, results['bare-half-replicas']!),
     ...halfRow('distinct pods', results['distinct-half']!, results['bare-half-distinct']!),
     `| engine alone, per pod | ${engineMicros.toFixed(1)} µs | < 50 µs: ${check(engineMicros < 50)} |`,
