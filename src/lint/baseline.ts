@@ -66,7 +66,8 @@ export function serializeBaseline(baseline: Baseline): string {
 export function parseBaseline(text: string, file: string): Baseline {
   let data: unknown;
   try {
-    data = JSON.parse(text);
+    // A byte order mark is what Windows editors and PowerShell 5 put before UTF-8 text.
+    data = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
     throw invalid(file, `not valid JSON (${detail})`);

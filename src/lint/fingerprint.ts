@@ -3,6 +3,7 @@
 // file: line numbers are left out so that adding lines above a baselined finding does not turn it
 // into a new one, and the secret value is left out so that a fingerprint reveals nothing.
 import { createHash } from 'node:crypto';
+import { displayKey } from './finding.ts';
 
 /** What a fingerprint is computed from. `line`/`column` only order identical occurrences. */
 export interface FingerprintInput {
@@ -43,7 +44,11 @@ export function fingerprintFindings(raw: readonly FingerprintInput[]): string[] 
       RECIPE,
       finding.ruleId,
       normalizeFilePath(finding.file),
-      finding.key ?? finding.anchor ?? '',
+      // The key as shown, not as written: a "key" can hold the value (`- "DB_PASSWORD: hunter2"`,
+      // a token pasted as a bare .env line), and a 64-bit hash of public text plus a short password
+      // is reversed by brute force. A plain variable name is shown as written, so its fingerprint
+      // (and every baseline entry for it) is unchanged.
+      finding.key === undefined ? (finding.anchor ?? '') : displayKey(finding.key),
       ...(finding.valueClass ? [finding.valueClass] : []),
     ].join('\0'),
   );

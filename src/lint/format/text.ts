@@ -55,7 +55,7 @@ function plural(count: number, noun: string): string {
 }
 
 /** Control characters from file names or values must not move the cursor or recolour the terminal. */
-function printable(text: string): string {
+export function printable(text: string): string {
   // eslint-disable-next-line no-control-regex
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (char) => JSON.stringify(char).slice(1, -1));
 }
