@@ -1,5 +1,7 @@
 // The edges of a command: streams, working directory and environment, injected so commands can be
 // run in-process by tests exactly as from the shell.
+import { fstatSync } from 'node:fs';
+import { CliError } from './errors.ts';
 
 export interface CliIO {
   readonly cwd: string;
@@ -31,6 +33,18 @@ function guardStdout(): void {
 }
 
 async function stdinBytes(): Promise<Buffer> {
+  // Node reads a directory on standard input (`-f - < manifests/`) as empty: a silent empty
+  // result (exit 0) for what is a slip.
+  let directory = false;
+  try {
+    directory = fstatSync(0).isDirectory();
+  } catch {
+    // closed standard input: read as empty, as `cat` does
+  }
+  if (directory) throw new CliError('ENVLESS_IO', 'standard input is a directory, not a file');
+  // Typed input, or a forgotten `< file`: say what the silence is waiting for.
+  if (process.stdin.isTTY)
+    process.stderr.write('envless: reading standard input (end it with Ctrl-D, or pass a file)\n');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
@@ -51,7 +65,11 @@ export function processIO(): CliIO {
   };
 }
 
-/** Colour only on a TTY and never with NO_COLOR (https://no-color.org). */
+/**
+ * Colour only on a TTY and never with NO_COLOR (https://no-color.org: set and not empty, so
+ * `NO_COLOR=` does not count). FORCE_COLOR is not honoured: CI runners export it for other tools,
+ * and a report written to a log or file must stay plain.
+ */
 export function useColor(io: CliIO): boolean {
-  return io.stdoutIsTTY && !('NO_COLOR' in io.env && io.env.NO_COLOR !== undefined) && io.env.TERM !== 'dumb';
+  return io.stdoutIsTTY && !io.env.NO_COLOR && io.env.TERM !== 'dumb';
 }

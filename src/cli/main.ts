@@ -2,6 +2,7 @@
 // `envless lint` never loads fastify, the Kubernetes client or dockerode.
 import { CliError, EXIT, usageError } from './errors.ts';
 import { processIO, type CliIO } from './io.ts';
+import { closest } from './options.ts';
 import { VERSION } from './version.ts';
 
 export type Command = (args: string[], io: CliIO) => Promise<number>;
@@ -40,7 +41,35 @@ Commands:
 Options:
   -h, --help            show this help
   -V, --version         show the version
+
+Exit status: 0 success; 1 findings, a denial (mutate --mode enforce) or work left undone (each
+command's --help says which); 2 usage error, invalid input, or an unreachable Docker engine or
+cluster. NO_COLOR turns colour off; ENVLESS_DEBUG=1 adds the stack trace to an internal error.
 `;
+
+/** Commands that exist only under a group, and flags, for the hint of an unknown command. */
+const NESTED: Record<string, string> = {
+  fix: 'compose fix',
+  audit: 'k8s audit" or "docker audit',
+  bootstrap: 'certs bootstrap',
+  'rotate-ca': 'certs rotate-ca',
+  secrets: 'docker secrets sync',
+  sync: 'docker secrets sync',
+  version: '--version',
+};
+
+function unknownCommand(name: string): CliError {
+  if (name.startsWith('-')) {
+    const meant = name.startsWith('--') ? closest(name.slice(2), ['help', 'version']) : undefined;
+    return usageError(
+      `unknown option ${name}${meant ? ` (did you mean --${meant}?)` : ''} (run \`envless --help\`)`,
+    );
+  }
+  const meant = NESTED[name.toLowerCase()] ?? closest(name, Object.keys(COMMANDS));
+  return usageError(
+    `unknown command "${name}"${meant ? ` (did you mean "${meant}"?)` : ''} (run \`envless --help\`)`,
+  );
+}
 
 export async function main(
   argv: string[],
@@ -55,11 +84,15 @@ export async function main(
       io.writeErr(HELP);
       return EXIT.usage;
     }
-    if (name === 'help' && rest[0] !== undefined && COMMANDS[rest[0]]) {
-      // `envless help lint` is `envless lint --help`.
+    if (name === 'help' && rest[0] !== undefined) {
+      // `envless help lint` is `envless lint --help`, `envless help k8s audit` is
+      // `envless k8s audit --help`; `envless help frob` is an unknown command, not the help.
+      const [topic, ...sub] = rest;
+      const loadTopic = COMMANDS[topic!];
+      if (!loadTopic) throw unknownCommand(topic!);
       return await (
-        await COMMANDS[rest[0]]!()
-      )(['--help'], io);
+        await loadTopic()
+      )([...sub, '--help'], io);
     }
     if (name === '-h' || name === '--help' || name === 'help') {
       io.writeOut(HELP);
@@ -70,10 +103,7 @@ export async function main(
       return EXIT.ok;
     }
     const load = COMMANDS[name];
-    if (!load)
-      throw usageError(
-        `${name.startsWith('-') ? `unknown option ${name}` : `unknown command "${name}"`} (run \`envless --help\`)`,
-      );
+    if (!load) throw unknownCommand(name);
     const command = await load();
     return await command(rest, io);
   } catch (error) {

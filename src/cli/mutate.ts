@@ -7,6 +7,7 @@ import { mountRootProblem, mutateObject } from '../engine/index.ts';
 import type { EngineOptions, KubeObject } from '../engine/index.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
 import type { CliIO } from './io.ts';
+import { flagProblem } from './options.ts';
 import {
   bigIntegerOf,
   indentsSequences,
@@ -42,25 +43,20 @@ interface MutateFlags {
   readonly engine: EngineOptions;
 }
 
+const OPTIONS = {
+  file: { type: 'string', short: 'f', multiple: true },
+  output: { type: 'string', short: 'o', default: 'yaml' },
+  mode: { type: 'string', default: 'warn' },
+  'mount-root': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const;
+
 function parseFlags(args: string[]): MutateFlags | undefined {
   let values;
   try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        file: { type: 'string', short: 'f', multiple: true },
-        output: { type: 'string', short: 'o', default: 'yaml' },
-        mode: { type: 'string', default: 'warn' },
-        'mount-root': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
+    ({ values } = parseArgs({ args, strict: true, allowPositionals: false, options: OPTIONS }));
   } catch (error) {
-    throw usageError(
-      `mutate: ${error instanceof Error ? error.message : String(error)} (see \`envless mutate --help\`)`,
-    );
+    throw usageError(`mutate: ${flagProblem(error, OPTIONS)} (see \`envless mutate --help\`)`);
   }
   if (values.help) return undefined;
   const files = values.file ?? [];
