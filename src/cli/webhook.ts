@@ -61,7 +61,9 @@ short-lived serving certificate kept in a Secret, caBundle patched, renewed and 
                              [ENVLESS_CERT_RENEW_FRACTION]
       --cert-reconcile-interval D  longest time between checks (default 1m) [ENVLESS_CERT_RECONCILE_INTERVAL]
       --cert-trust-delay D   how long a new CA is in caBundle before it signs what is served
-                             (default 30s) [ENVLESS_CERT_TRUST_DELAY]
+                             (default 30s, less if the renewal window is short; the renewal window
+                             and the CA's last 10% must each hold it plus two reconcile intervals)
+                             [ENVLESS_CERT_TRUST_DELAY]
       --cert-lease NAME      Lease naming the replica that renews (default SECRET-leader; none: off)
                              [ENVLESS_CERT_LEASE]
       --kubeconfig FILE      credentials (default $KUBECONFIG, ~/.kube/config, or in-cluster)
@@ -103,7 +105,8 @@ function parse(args: string[]) {
     return values as Record<string, string | boolean | undefined>;
   } catch (error) {
     if (error instanceof CliError) throw error;
-    throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless webhook --help\`)`);
+    // All of parseArgs' lines: for `--port -1` the later ones say how to give a value with a dash.
+    throw usageError(`${(error as Error).message.split('\n').join(' ')} (run \`envless webhook --help\`)`);
   }
 }
 
@@ -180,9 +183,12 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
     await writeFile(caFile, ca.cert, { mode: 0o644 });
     tls = serving;
   }
+  const removeDir = async () => {
+    if (throwAwayDir !== undefined) await rm(throwAwayDir, { recursive: true, force: true });
+  };
   const removeThrowAway = async () => {
     await selfManaged?.stop();
-    if (throwAwayDir !== undefined) await rm(throwAwayDir, { recursive: true, force: true });
+    await removeDir();
   };
 
   let server: WebhookServer;
@@ -226,15 +232,35 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
     addresses = await server.listen();
   } catch (error) {
     await removeThrowAway();
-    const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
-    const where = `${address ?? settings.host}${port !== undefined ? `:${port}` : ''}`;
+    const { code, address, port, hostname, listener } = error as NodeJS.ErrnoException & {
+      address?: string;
+      port?: number;
+      hostname?: string;
+      listener?: string;
+    };
+    const metrics = listener === 'metrics';
+    const host = metrics ? settings.metricsHost : settings.host;
+    // An address this machine does not have is the host's fault; a port in use or privileged, the port's.
+    const flag =
+      code === 'EADDRNOTAVAIL'
+        ? metrics
+          ? '--metrics-host'
+          : '--host'
+        : metrics
+          ? '--metrics-port'
+          : '--port';
+    const where = `${address ?? host}${port !== undefined ? `:${port}` : ''}`;
     if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      throw new CliError('ENVLESS_IO', `cannot listen on ${where}: ${code}`);
+      const same =
+        metrics && settings.metricsPort === settings.port && settings.metricsPort !== 0
+          ? `; --port and --metrics-port are both ${settings.port}: the webhook and its metrics need a port each`
+          : '';
+      throw new CliError('ENVLESS_IO', `cannot listen on ${where}: ${code} (${flag}${same})`);
     }
     if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
       throw new CliError(
         'ENVLESS_IO',
-        `cannot listen on ${settings.host}: the name does not resolve (${code})`,
+        `cannot listen on ${hostname ?? host}: the name does not resolve (${code}, ${metrics ? '--metrics-host' : '--host'})`,
       );
     }
     throw error;
@@ -276,9 +302,11 @@ export async function startWebhook(args: string[], io: CliIO): Promise<StartedWe
     ...(caFile !== undefined ? { caFile } : {}),
     ...(selfManaged !== undefined ? { certificateManager: selfManaged.manager } : {}),
     stop: async () => {
-      await selfManaged?.stop(); // no certificate swaps during the shutdown
-      await server.shutdown();
-      await removeThrowAway();
+      // Side by side: readiness turns off at once, as documented, even while the certificate loop
+      // waits for a pass or for the Lease release on a slow API server (up to 15 s per request).
+      // Stopping the loop first held /readyz at 200 that long, past a pod's grace period.
+      await Promise.all([selfManaged?.stop(), server.shutdown()]);
+      await removeDir();
     },
   };
 }

@@ -324,7 +324,9 @@ export async function admit(
         ...(warnings.length > 0 ? { warnings } : {}),
       }),
       outcome: 'denied',
-      ...counts,
+      // Nothing is converted in a pod that is refused: no patch goes back.
+      warnings: counts.warnings,
+      conversions: 0,
       patchOperations: 0,
     };
   }

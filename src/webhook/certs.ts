@@ -218,16 +218,29 @@ export function inspectKeyPair(pair: PemKeyPair): KeyPairFacts {
   try {
     cert = new X509Certificate(pair.cert);
   } catch {
-    throw new InvalidKeyPairError('the certificate is not a PEM X.509 certificate');
+    throw new InvalidKeyPairError(
+      !/-----BEGIN CERTIFICATE-----/.test(pair.cert) && /PRIVATE KEY-----/.test(pair.cert)
+        ? 'the certificate file holds a private key, not a certificate (are the two files swapped?)'
+        : 'the certificate is not a PEM X.509 certificate',
+    );
   }
   let key: KeyObject;
   try {
     key = createPrivateKey(pair.key);
   } catch {
-    throw new InvalidKeyPairError('the private key is not a PEM private key');
+    throw new InvalidKeyPairError(keyProblem(pair.key));
   }
-  if (!cert.checkPrivateKey(key))
-    throw new InvalidKeyPairError('the private key does not match the certificate');
+  if (!cert.checkPrivateKey(key)) {
+    // A chain in the wrong order (CA first) is a common mistake: say so rather than "no match".
+    const blocks = pair.cert.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    const position = blocks.findIndex((block, index) => index > 0 && matches(block, key));
+    throw new InvalidKeyPairError(
+      position > 0
+        ? `the private key belongs to certificate ${position + 1} of the certificate file, not to the first: ` +
+            'the serving certificate must come first, followed by its chain'
+        : 'the private key does not match the certificate',
+    );
+  }
   return {
     notBefore: cert.validFromDate,
     notAfter: cert.validToDate,
@@ -235,4 +248,29 @@ export function inspectKeyPair(pair: PemKeyPair): KeyPairFacts {
     subject: cert.subject,
     subjectAltName: cert.subjectAltName,
   };
+}
+
+function matches(certPem: string, key: KeyObject): boolean {
+  try {
+    return new X509Certificate(certPem).checkPrivateKey(key);
+  } catch {
+    return false;
+  }
+}
+
+/** Why a key file does not load, from its PEM labels alone (never its content). */
+function keyProblem(text: string): string {
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(text)) {
+    return (
+      'the private key is encrypted, and a webhook has nobody to type its passphrase: decrypt it ' +
+      '(for example `openssl pkey -in key.pem -out plain.pem`)'
+    );
+  }
+  if (!/PRIVATE KEY-----/.test(text)) {
+    if (/-----BEGIN (?:RSA |EC )?PUBLIC KEY-----/.test(text))
+      return 'the key file holds a public key, not the private key';
+    if (/-----BEGIN CERTIFICATE-----/.test(text))
+      return 'the key file holds a certificate, not a private key (are the two files swapped?)';
+  }
+  return 'the private key is not a PEM private key';
 }

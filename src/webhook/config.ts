@@ -183,8 +183,10 @@ export function resolveWebhookSettings(
   const milliseconds = (flag: string, fallbackSeconds: number): number => {
     const picked = raw(flag);
     if (picked === undefined) return fallbackSeconds * 1000;
-    const value = Number(picked.value.replace(/s$/, ''));
-    if (picked.value.trim() === '' || !Number.isFinite(value) || value < 0 || value > 3600) {
+    // Decimal seconds only: Number() alone would read "0x10" as 16 and "1e3" as 1000.
+    const match = /^\s*(\d+(?:\.\d+)?)s?\s*$/.exec(picked.value);
+    const value = match ? Number(match[1]) : NaN;
+    if (!Number.isFinite(value) || value > 3600) {
       throw usageError(
         `${picked.source} must be a number of seconds between 0 and 3600 (got "${picked.value}")`,
       );

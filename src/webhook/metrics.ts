@@ -216,7 +216,7 @@ export function createWebhookMetrics(): WebhookMetrics {
   const certificateReloads = registry.register(
     new Counter(
       'envless_certificate_reloads_total',
-      'Serving certificate reloads from disk, by result (success, failure).',
+      'Serving certificate swaps (files changed on disk, or a renewed self-managed certificate), by result (success, failure).',
       'result',
     ).init(['success', 'failure']),
   );

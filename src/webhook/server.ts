@@ -153,6 +153,25 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
     return503OnClosing: true,
   });
 
+  // Served anyway (files are watched: a renewed pair heals it without a restart), but said loudly:
+  // the API server fails every call, and only its own log would tell why.
+  const startedAt = Date.now();
+  const facts = {
+    notBefore: certificate.notBefore.toISOString(),
+    notAfter: certificate.notAfter.toISOString(),
+  };
+  if (certificate.notAfter.getTime() <= startedAt) {
+    app.log.error(
+      { ...facts, ...(files ? { certFile: files.certFile } : {}) },
+      'the serving certificate has expired: every TLS handshake will fail until it is renewed',
+    );
+  } else if (certificate.notBefore.getTime() > startedAt) {
+    app.log.warn(
+      { ...facts, ...(files ? { certFile: files.certFile } : {}) },
+      'the serving certificate is not valid yet (clocks differ?): clients will refuse it until notBefore',
+    );
+  }
+
   app.setErrorHandler((error, request, reply) => {
     const known =
       error instanceof WebhookError
@@ -259,7 +278,9 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
       });
     } catch (error) {
       await app.close();
-      throw error;
+      // Say which of the two listeners failed: `--port 9090` beside the default metrics port
+      // otherwise reads "cannot listen on 0.0.0.0:9090" with the HTTPS port apparently at fault.
+      throw Object.assign(error as Error, { listener: 'metrics' });
     }
     certificates?.start();
     const tlsAddress = app.server.address() as AddressInfo;

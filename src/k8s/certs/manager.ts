@@ -245,6 +245,16 @@ export class CertificateManager {
           },
           secret ? 'certificate Secret updated' : 'certificate Secret created',
         );
+        // A CA change waits for a serving certificate due for renewal (planCertificates): once it
+        // is renewed, the change starts in this same pass rather than an interval later.
+        if (!plan.newCa && attempt < MAX_WRITE_ATTEMPTS) {
+          const next = planCertificates(
+            parseStoredCertificates(secretDataOf(material), secretAnnotationsOf(material)),
+            this.options.policy,
+            { now, caTrusted: this.caTrusted, rotateCaFrom: this.rotateCaFrom },
+          );
+          if (next.action === 'write' && next.newCa) continue;
+        }
       } else {
         material = materialOf(stored)!;
       }

@@ -306,8 +306,12 @@ export function planCertificates(
   const rotationRequested = context.rotateCaFrom === ca.fingerprint;
   const rotationDue = rotationRequested || caRotationTime(ca, policy) <= now;
   // A CA change starts only from a settled state (leaf signed by the current CA), so that the
-  // previous CA in the bundle is always the one that signed the leaves still being served.
-  if (rotationDue && (leafSignedByCa || leafProblem !== undefined)) {
+  // previous CA in the bundle is always the one that signed the leaves still being served; and
+  // not while that leaf is due for renewal: the change keeps it until the new CA has been trusted
+  // for the trust delay, which the settings fit into the renewal window, not into what is left of
+  // it. Such a leaf is renewed first (by the CA it has); the change starts on the next pass.
+  const leafDue = leafSignedByCa && leafProblem === undefined && leafRenewalTime(leaf, policy) <= now;
+  if (rotationDue && ((leafSignedByCa && !leafDue) || leafProblem !== undefined)) {
     return {
       action: 'write',
       reason: `new CA staged in caBundle (${rotationRequested ? 'rotation requested' : 'the CA is near its expiry'})`,

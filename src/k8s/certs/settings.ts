@@ -78,6 +78,8 @@ const UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 
 
 /** Longest certificate lifetime: X.509 dates end in 9999, and nobody needs a CA for a century. */
 const MAX_LIFETIME_MS = 36_500 * DAY_MS;
+/** How long a new CA is in caBundle before it signs what is served (manager.ts). */
+const DEFAULT_TRUST_DELAY_MS = 30_000;
 /** Longest interval or delay: a timer longer than ~24.8 days would fire at once. */
 const MAX_INTERVAL_MS = DAY_MS;
 
@@ -211,11 +213,22 @@ export function resolveCertSettings(
         : name('lease', DNS_SUBDOMAIN, `${subdomain} or "none"`);
 
   const reconcileIntervalMs = duration('interval', 60_000, 1000, MAX_INTERVAL_MS);
-  if ((options.loop ?? true) && renewFraction * leafLifetimeMs < 2 * reconcileIntervalMs) {
+  const windowMs = renewFraction * leafLifetimeMs;
+  if ((options.loop ?? true) && windowMs < 2 * reconcileIntervalMs) {
     // Replicas pick a renewed certificate up on their next pass: the renewal window must hold two.
     throw usageError(
-      `the renewal window (--${names.renewFraction.flag} x --${names.lifetime.flag} = ${Math.round((renewFraction * leafLifetimeMs) / 1000)}s) must be at least twice the reconcile interval (${reconcileIntervalMs / 1000}s)`,
+      `the renewal window (--${names.renewFraction.flag} x --${names.lifetime.flag} = ${Math.round(windowMs / 1000)}s) must be at least twice the reconcile interval (${reconcileIntervalMs / 1000}s)`,
     );
+  }
+  const trustDelayPicked = pick('trustDelay');
+  let trustDelayMs = duration('trustDelay', DEFAULT_TRUST_DELAY_MS, 0, MAX_INTERVAL_MS);
+  if (options.loop ?? true) {
+    trustDelayMs = checkTrustDelay(trustDelayMs, trustDelayPicked?.source, {
+      names,
+      windowMs,
+      caWindowMs: DEFAULT_POLICY.caRenewFraction * caLifetimeMs,
+      reconcileIntervalMs,
+    });
   }
 
   return {
@@ -232,9 +245,54 @@ export function resolveCertSettings(
     },
     kubeconfig: pick('kubeconfig')?.value,
     reconcileIntervalMs,
-    trustDelayMs: duration('trustDelay', 30_000, 0, MAX_INTERVAL_MS),
+    trustDelayMs,
     lease,
   };
+}
+
+/**
+ * During a CA change the serving certificate is not renewed until the new CA has been trusted for
+ * the trust delay (material.ts: stage, then switch). The switch takes up to one interval (the
+ * trust clock starts at the first pass that reads the patched caBundle) plus the trust delay, and
+ * the other replicas load the new certificate up to one interval later. So both windows in which
+ * a CA change can start must hold the trust delay plus two reconcile intervals:
+ * - the leaf's renewal window: a change is staged only while the leaf is not yet due for renewal
+ *   (material.ts), so at least that window is left of its life; a longer wait would keep it until
+ *   it expires (it is then reissued at the last moment, before the delay is over);
+ * - the CA's own rotation window (the last `caRenewFraction` of its life): the old CA would
+ *   otherwise expire while replicas still serve the certificate it signed.
+ * An explicit trust delay that does not fit is refused; the default shrinks to fit (it matters
+ * only for test-sized windows: 30 s fits every window of 2.5 min or more with a 1 min interval).
+ */
+function checkTrustDelay(
+  trustDelayMs: number,
+  source: string | undefined,
+  context: { names: CertFlagNames; windowMs: number; caWindowMs: number; reconcileIntervalMs: number },
+): number {
+  const { names, windowMs, caWindowMs, reconcileIntervalMs } = context;
+  const margin = 2 * reconcileIntervalMs;
+  const s = (ms: number) => `${Math.round(ms) / 1000}s`;
+  const caPercent = `${Math.round(DEFAULT_POLICY.caRenewFraction * 100)}%`;
+  const needed = source === undefined ? 'twice' : `the trust delay (${s(trustDelayMs)}) plus twice`;
+  if (caWindowMs < margin + (source === undefined ? 0 : trustDelayMs)) {
+    const neededMs = (margin + (source === undefined ? 0 : trustDelayMs)) / DEFAULT_POLICY.caRenewFraction;
+    throw usageError(
+      `the CA is replaced when ${caPercent} of --${names.caLifetime.flag} remains (${s(caWindowMs)}): that must ` +
+        `hold ${needed} the reconcile interval (${s(reconcileIntervalMs)}), or the old CA expires while the ` +
+        `certificate it signed is still served; use --${names.caLifetime.flag} ${Math.ceil(neededMs / 1000)}s or more`,
+    );
+  }
+  if (source === undefined)
+    return Math.max(0, Math.min(trustDelayMs, windowMs - margin, caWindowMs - margin));
+  if (trustDelayMs + margin > windowMs) {
+    throw usageError(
+      `the renewal window (--${names.renewFraction.flag} x --${names.lifetime.flag} = ${s(windowMs)}) must hold ` +
+        `${source} (${s(trustDelayMs)}) plus twice the reconcile interval (${s(reconcileIntervalMs)}): during a ` +
+        'CA change the serving certificate is renewed only after the trust delay, and would expire before its ' +
+        `successor is served; use a trust delay of at most ${s(Math.max(0, windowMs - margin))}, or a longer window`,
+    );
+  }
+  return trustDelayMs;
 }
 
 /** The flag names of `names`, for parseArgs. */
