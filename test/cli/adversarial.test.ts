@@ -546,7 +546,7 @@ describe('envless webhook: flag validation (nothing served)', () => {
 describe('envless certs / k8s audit without a cluster', () => {
   it('k8s audit: no kubeconfig, a missing or broken one, or an unknown context is exit 2', () => {
     expectUsage(run(['k8s', 'audit']), 'no kubeconfig found');
-    expectUsage(run(['k8s', 'audit'], { env: { KUBECONFIG: join(work, 'nope') } }), 'cannot load kubeconfig');
+    expectUsage(run(['k8s', 'audit'], { env: { KUBECONFIG: join(work, 'nope') } }), 'none of them exists');
     expectUsage(
       run(['k8s', 'audit', '--kubeconfig', file('kc/bad', 'clusters: [\n')]),
       'cannot load kubeconfig',

@@ -97,3 +97,93 @@ function explain(server: string, failures: readonly FailedList[]): CliError {
     `cannot reach the Kubernetes API server at ${server}: ${first ? causeText(first.error) : 'no answer'}`,
   );
 }
+
+/** A message of a credential plugin or the client as one line: glog prefixes and line breaks out. */
+function oneLine(text: string): string {
+  const line = maskUrlCredentials(text)
+    .replace(/\b[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+\s+\d+ [\w.-]+:\d+\] /g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return line.length > 300 ? `${line.slice(0, 299)}…` : line;
+}
+
+interface KubeconfigUser {
+  readonly name: string;
+  readonly exec?: { readonly command?: unknown } | null;
+}
+
+/**
+ * The kubeconfig's credentials could not be used: an exec plugin failed or is not installed, a
+ * certificate or token file is missing, an auth provider has no token. Said as a kubeconfig
+ * problem (the server was never asked), on one line.
+ */
+export function credentialError(
+  user: KubeconfigUser | null,
+  context: string,
+  source: string,
+  error: unknown,
+): CliError {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | null)?.code;
+  const command = user?.exec?.command;
+  const who = `user "${user?.name ?? ''}" of context "${context}"`;
+  if (typeof command === 'string' && command) {
+    const plugin = `the credential plugin "${command}" of ${who} (kubeconfig ${source})`;
+    return new CliError(
+      'ENVLESS_KUBECONFIG_INVALID',
+      code === 'ENOENT'
+        ? `${plugin} was not found: is it installed and on PATH?`
+        : `${plugin} failed: ${oneLine(message) || 'it printed nothing'}`,
+    );
+  }
+  return new CliError(
+    'ENVLESS_KUBECONFIG_INVALID',
+    `cannot use context "${context}" of kubeconfig ${source} (user "${user?.name ?? ''}"): ${oneLine(message) || 'no reason given'}`,
+  );
+}
+
+function statusBody(error: unknown): { metadata?: { continue?: unknown } } {
+  const body = (error as { body?: unknown } | null)?.body;
+  if (typeof body === 'string') {
+    try {
+      const parsed = JSON.parse(body) as unknown;
+      return typeof parsed === 'object' && parsed !== null ? parsed : {};
+    } catch {
+      return {};
+    }
+  }
+  return typeof body === 'object' && body !== null ? body : {};
+}
+
+/**
+ * For a 410 answer to a list with a continue token (the token expired): the token the API server
+ * offers to list the rest, or '' when it offers none (start over). undefined for any other error.
+ */
+export function expiredContinueToken(error: unknown): string | undefined {
+  if (apiStatus(error) !== 410) return undefined;
+  const token = statusBody(error).metadata?.continue;
+  return typeof token === 'string' ? token : '';
+}
+
+/** Longest wait the audit accepts from a Retry-After header. */
+const MAX_RETRY_AFTER_SECONDS = 10;
+
+/**
+ * Seconds to wait before asking again, as client-go does: 429 Too Many Requests (API Priority and
+ * Fairness on a busy server), or a 5xx with a Retry-After header. undefined: do not retry.
+ */
+export function retryDelaySeconds(error: unknown): number | undefined {
+  const status = apiStatus(error);
+  if (status === undefined) return undefined;
+  const headers = (error as { headers?: unknown }).headers;
+  let retryAfter: number | undefined;
+  if (typeof headers === 'object' && headers !== null) {
+    for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
+      if (name.toLowerCase() !== 'retry-after') continue;
+      const seconds = Number(Array.isArray(value) ? value[0] : value);
+      if (Number.isFinite(seconds) && seconds >= 0) retryAfter = seconds;
+    }
+  }
+  if (status !== 429 && !(status >= 500 && status <= 504 && retryAfter !== undefined)) return undefined;
+  return Math.min(retryAfter ?? 1, MAX_RETRY_AFTER_SECONDS);
+}

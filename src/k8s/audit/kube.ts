@@ -1,12 +1,21 @@
 // The audit's edge to the cluster: load the kubeconfig (or in-cluster credentials), list the
 // workloads, read namespace labels. @kubernetes/client-node is imported lazily (src/k8s/client.ts):
 // only `envless k8s audit` pays for it.
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import type * as ClientNode from '@kubernetes/client-node';
 import { CliError } from '../../cli/errors.ts';
 import type { KubeObject } from '../../engine/index.ts';
 import { apiStatus, isPlaceholderKubeConfig, loadClientNode, NO_KUBECONFIG } from '../client.ts';
 import { INJECT_KEY } from '../webhook-configuration.ts';
-import { listError, NotAKubernetesList, type FailedList } from './kube-errors.ts';
+import {
+  credentialError,
+  expiredContinueToken,
+  listError,
+  NotAKubernetesList,
+  retryDelaySeconds,
+  type FailedList,
+} from './kube-errors.ts';
 import type { AuditedKind, ListedObject } from './workloads.ts';
 
 export interface ClusterOptions {
@@ -32,21 +41,61 @@ function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
 }
 
+/** Appends the entries whose name `into` does not hold yet (the first file to name one wins). */
+function addUnnamed<T extends { readonly name: string }>(into: T[], from: readonly T[]): void {
+  for (const item of from) if (!into.some((have) => have.name === item.name)) into.push(item);
+}
+
 /**
- * Loads the kubeconfig as kubectl would: --kubeconfig, else $KUBECONFIG, else ~/.kube/config,
- * else the pod's service account (the client's loadFromDefault does the last three).
+ * $KUBECONFIG as kubectl reads a list of files: files that do not exist are skipped, the first file
+ * that names a cluster, user or context wins, and so does the first current-context. (The client's
+ * loadFromDefault fails on a missing file or a name two files share, and takes the current-context
+ * of the LAST file: the audit would look at another cluster than `kubectl` does.)
+ */
+function loadKubeconfigList(k8s: typeof ClientNode, kc: ClientNode.KubeConfig, list: string): void {
+  const files = list.split(delimiter).filter(Boolean);
+  const present = files.filter((file) => existsSync(file));
+  if (present.length === 0) {
+    throw invalid(`no kubeconfig found: KUBECONFIG names ${files.join(', ')}, and none of them exists`);
+  }
+  const clusters: ClientNode.Cluster[] = [];
+  const users: ClientNode.User[] = [];
+  const contexts: ClientNode.Context[] = [];
+  let currentContext = '';
+  for (const file of present) {
+    const one = new k8s.KubeConfig();
+    try {
+      one.loadFromFile(file);
+    } catch (error) {
+      throw invalid(`cannot load kubeconfig ${file}: ${firstLine(error)}`);
+    }
+    currentContext ||= one.getCurrentContext() ?? '';
+    addUnnamed(clusters, one.getClusters());
+    addUnnamed(users, one.getUsers());
+    addUnnamed(contexts, one.getContexts());
+  }
+  kc.loadFromOptions({ clusters, users, contexts, currentContext });
+}
+
+/**
+ * Loads the kubeconfig as kubectl would: --kubeconfig, else $KUBECONFIG (a list of files), else
+ * ~/.kube/config, else the pod's service account (the client's loadFromDefault does the last two).
  */
 export async function openCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const k8s = await loadClientNode();
   const kc = new k8s.KubeConfig();
-  const source = options.kubeconfig ?? process.env.KUBECONFIG ?? '~/.kube/config';
-  try {
-    if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (error) {
-    throw invalid(`cannot load kubeconfig ${source}: ${firstLine(error)}`);
+  const source = options.kubeconfig ?? (process.env.KUBECONFIG || '~/.kube/config');
+  if (options.kubeconfig === undefined && process.env.KUBECONFIG) {
+    loadKubeconfigList(k8s, kc, process.env.KUBECONFIG);
+  } else {
+    try {
+      if (options.kubeconfig !== undefined) kc.loadFromFile(options.kubeconfig);
+      else kc.loadFromDefault();
+    } catch (error) {
+      throw invalid(`cannot load kubeconfig ${source}: ${firstLine(error)}`);
+    }
+    if (options.kubeconfig === undefined && isPlaceholderKubeConfig(kc)) throw invalid(NO_KUBECONFIG);
   }
-  if (options.kubeconfig === undefined && isPlaceholderKubeConfig(kc)) throw invalid(NO_KUBECONFIG);
   const contexts = kc.getContexts().map((c) => c.name);
   if (options.context !== undefined) {
     if (!contexts.includes(options.context)) {
@@ -66,6 +115,21 @@ export async function openCluster(options: ClusterOptions = {}): Promise<Cluster
   const cluster = kc.getCurrentCluster();
   if (!cluster?.server) {
     throw invalid(`context "${context}" of kubeconfig ${source} names no cluster with a server`);
+  }
+  // kubectl refuses a context whose user is missing; the client would send no credentials and not
+  // even the cluster's CA, and the failure would read as a certificate problem of the server.
+  if (contextObject.user && !kc.getUser(contextObject.user)) {
+    throw invalid(
+      `context "${context}" of kubeconfig ${source} names user "${contextObject.user}", which is not in it`,
+    );
+  }
+  // Credentials once, before the lists run in parallel: an exec plugin (gke-gcloud-auth-plugin,
+  // aws eks get-token) runs once instead of once per list, and a plugin that fails or a
+  // certificate file that is missing is reported as such, not as "cannot reach the server".
+  try {
+    await kc.applyToHTTPSOptions({});
+  } catch (error) {
+    throw credentialError(kc.getCurrentUser(), context, source, error);
   }
   return {
     server: cluster.server,
@@ -154,17 +218,54 @@ function resources(k8s: typeof ClientNode, kc: ClientNode.KubeConfig): Resource[
 /** Pages of 500, so a large cluster never asks the API server for one huge list. */
 const PAGE_SIZE = 500;
 
+/** Retries of one page the API server asked to wait for (429, or 5xx with Retry-After). */
+const MAX_RETRIES = 3;
+/** Times a list may restart or go on after its continue token expired (410) on a busy cluster. */
+const MAX_EXPIRED = 3;
+
+const sleep = (seconds: number) => new Promise((done) => setTimeout(done, seconds * 1000));
+
+async function listPage(
+  resource: Resource,
+  namespace: string | undefined,
+  page: { limit: number; _continue?: string },
+): Promise<ListPage> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await resource.list(namespace, page);
+    } catch (error) {
+      const delay = attempt < MAX_RETRIES ? retryDelaySeconds(error) : undefined;
+      if (delay === undefined) throw error;
+      await sleep(delay);
+    }
+  }
+}
+
 async function listAll(resource: Resource, namespace: string | undefined): Promise<ListedObject[]> {
-  const listed: ListedObject[] = [];
+  let listed: ListedObject[] = [];
   let next: string | undefined;
-  do {
-    const page = await resource.list(namespace, { limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) });
+  let expired = 0;
+  for (;;) {
+    let page: ListPage;
+    try {
+      page = await listPage(resource, namespace, { limit: PAGE_SIZE, ...(next ? { _continue: next } : {}) });
+    } catch (error) {
+      // Paging a large cluster can outlast the continue token (etcd compaction, about 5 minutes):
+      // the API server answers 410 Expired with, usually, a token that lists the rest as the
+      // cluster is now; without one, start over as kubectl's pager does. Nothing is left out.
+      const token = next !== undefined ? expiredContinueToken(error) : undefined;
+      if (token === undefined || expired >= MAX_EXPIRED) throw error;
+      expired++;
+      if (token === '') listed = [];
+      next = token || undefined;
+      continue;
+    }
     // A proxy's login page or a web server at a wrong `server:` answers 200 too.
     if (!Array.isArray((page as { items?: unknown } | undefined)?.items)) throw new NotAKubernetesList();
     for (const item of page.items) listed.push({ kind: resource.kind, object: item as KubeObject });
     next = page.metadata?._continue || undefined;
-  } while (next);
-  return listed;
+    if (next === undefined) return listed;
+  }
 }
 
 /**
