@@ -121,7 +121,9 @@ describe.skipIf(skipHelm)('values envless webhook refuses fail the render, and o
   const cases: [string, string, string, RegExp | undefined][] = [
     ['certs.selfManaged.lifetime', '10m', 'cert-lifetime', /renewal window .* = 60s\) .* \(60s\)/],
     ['certs.selfManaged.lifetime', '19m', 'cert-lifetime', /renewal window/],
-    ['certs.selfManaged.lifetime', '20m', 'cert-lifetime', undefined],
+    // The renewal window must also hold the trust delay (30 s by default) plus two intervals.
+    ['certs.selfManaged.lifetime', '20m', 'cert-lifetime', /must hold certs\.selfManaged\.trustDelay/],
+    ['certs.selfManaged.lifetime', '25m', 'cert-lifetime', undefined],
     ['certs.selfManaged.lifetime', '1.5h', 'cert-lifetime', undefined],
     ['certs.selfManaged.lifetime', '5s', 'cert-lifetime', /lifetime must be at least 10s/],
     ['certs.selfManaged.caLifetime', '24h', 'cert-ca-lifetime', /caLifetime \(24h\) must be longer/],
@@ -134,7 +136,9 @@ describe.skipIf(skipHelm)('values envless webhook refuses fail the render, and o
     ['certs.selfManaged.renewFraction', '5%', 'cert-renew-fraction', undefined],
     ['certs.selfManaged.caLifetime', '36500d', 'cert-ca-lifetime', undefined],
     ['certs.selfManaged.caLifetime', '36501d', 'cert-ca-lifetime', /caLifetime must be .* at most 36500d/],
-    ['certs.selfManaged.trustDelay', '24h', 'cert-trust-delay', undefined],
+    ['certs.selfManaged.trustDelay', '8520s', 'cert-trust-delay', undefined],
+    ['certs.selfManaged.trustDelay', '8521s', 'cert-trust-delay', /must hold certs\.selfManaged\.trustDelay/],
+    ['certs.selfManaged.trustDelay', '24h', 'cert-trust-delay', /must hold certs\.selfManaged\.trustDelay/],
     ['certs.selfManaged.trustDelay', '25h', 'cert-trust-delay', /trustDelay must be at most 1d/],
     ['certs.selfManaged.trustDelay', '0', 'cert-trust-delay', undefined],
     ['certs.selfManaged.reconcileInterval', '25h', 'cert-reconcile-interval', /at most 1d/],

@@ -34,12 +34,37 @@ app.kubernetes.io/component: webhook
 {{- end -}}
 
 {{- define "envless.labels" -}}
-helm.sh/chart: {{ include "envless.chart" . }}
-{{ include "envless.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "envless.versionLabel" . | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- include "envless.labelsWith" (list . dict) -}}
+{{- end -}}
+
+{{/*
+The chart's labels plus commonLabels plus `extra` (a dict; it wins over commonLabels), as a YAML
+map with each key once: a key written twice is invalid YAML that strict parsers (kustomize, yq,
+kubeconform) refuse, and Helm and kubectl silently keep the last value. commonLabels may replace
+`app.kubernetes.io/part-of`; a different value for a label the chart sets itself fails the render:
+the Service and ServiceMonitor select by the selector labels, and Helm adopts objects by
+`app.kubernetes.io/managed-by`.
+*/}}
+{{- define "envless.labelsWith" -}}
+{{- $root := index . 0 -}}
+{{- $added := merge (deepCopy (index . 1)) (deepCopy ($root.Values.commonLabels | default dict)) -}}
+{{- $own := include "envless.selectorLabels" $root | fromYaml -}}
+{{- $_ := set $own "helm.sh/chart" (include "envless.chart" $root) -}}
+{{- $_ := set $own "app.kubernetes.io/version" (include "envless.versionLabel" $root) -}}
+{{- $_ := set $own "app.kubernetes.io/managed-by" $root.Release.Service -}}
+{{- range $key := keys $own | sortAlpha -}}
+{{- if and (hasKey $added $key) (ne (toString (get $added $key)) (toString (get $own $key))) -}}
+{{- fail (printf "commonLabels or metrics.serviceMonitor.labels set %q to %q, but the chart sets it to %q (the Service and ServiceMonitor select by the app.kubernetes.io labels, Helm adopts objects by managed-by): leave it out (nameOverride changes the name)" $key (toString (get $added $key)) (toString (get $own $key))) -}}
+{{- end -}}
+{{- end -}}
+helm.sh/chart: {{ include "envless.chart" $root }}
+{{ include "envless.selectorLabels" $root }}
+app.kubernetes.io/version: {{ include "envless.versionLabel" $root | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+{{- if not (hasKey $added "app.kubernetes.io/part-of") }}
 app.kubernetes.io/part-of: envless
-{{- with .Values.commonLabels }}
+{{- end }}
+{{- with omit $added "helm.sh/chart" "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" "app.kubernetes.io/version" "app.kubernetes.io/managed-by" }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
@@ -215,6 +240,37 @@ in a crash loop is a worse place to learn it than `helm install`.
 {{- end -}}
 {{- end -}}
 {{- end -}}
+{{- /*
+A budget that allows no eviction at all (minAvailable of every replica, maxUnavailable 0) makes
+every node drain and cluster upgrade wait forever on a healthy replica. Kubernetes rounds
+percentages up for both fields.
+*/ -}}
+{{- $pdb := .Values.podDisruptionBudget -}}
+{{- if and $pdb.enabled (not (include "envless.urlMode" .)) -}}
+{{- $replicas := int .Values.replicaCount -}}
+{{- $fixed := "" -}}
+{{- $value := "" -}}
+{{- $down := 1 -}}
+{{- if not (kindIs "invalid" $pdb.minAvailable) -}}
+{{- $fixed = "minAvailable" -}}
+{{- $value = toString $pdb.minAvailable -}}
+{{- $up := int $pdb.minAvailable -}}
+{{- if hasSuffix "%" $value -}}
+{{- $up = int (ceil (divf (mul (int (trimSuffix "%" $value)) $replicas) 100.0)) -}}
+{{- end -}}
+{{- $down = sub $replicas $up -}}
+{{- else -}}
+{{- $fixed = "maxUnavailable" -}}
+{{- $value = toString $pdb.maxUnavailable -}}
+{{- $down = int $pdb.maxUnavailable -}}
+{{- if hasSuffix "%" $value -}}
+{{- $down = int (ceil (divf (mul (int (trimSuffix "%" $value)) $replicas) 100.0)) -}}
+{{- end -}}
+{{- end -}}
+{{- if le (int $down) 0 -}}
+{{- fail (printf "podDisruptionBudget.%s %s with replicaCount %d lets no webhook pod be evicted: every node drain and cluster upgrade would wait forever. Raise replicaCount, set podDisruptionBudget.maxUnavailable (1 by default), or podDisruptionBudget.enabled=false" $fixed $value $replicas) -}}
+{{- end -}}
+{{- end -}}
 {{- /* mountRootProblem() in src/engine/names.ts; the schema already requires a leading "/". */ -}}
 {{- $root := .Values.webhook.mountRoot -}}
 {{- $clean := regexReplaceAll "/+$" (regexReplaceAll "/(\\./)+" (regexReplaceAll "/+" $root "/") "/") "" -}}
@@ -251,6 +307,11 @@ in a crash loop is a worse place to learn it than `helm install`.
 {{- fail (printf "certs.selfManaged.reconcileInterval must be at least 1s (got %q)" (toString $c.reconcileInterval)) -}}
 {{- else if lt $window (mulf 2.0 $interval) -}}
 {{- fail (printf "the renewal window (certs.selfManaged.renewFraction x lifetime = %.0fs) must be at least twice certs.selfManaged.reconcileInterval (%.0fs), or replicas may miss a renewal: envless webhook refuses to start" $window $interval) -}}
+{{- /* checkTrustDelay() in src/k8s/certs/settings.ts: the chart always passes --cert-trust-delay. */ -}}
+{{- else if lt (mulf 0.1 $caLifetime) (addf $trustDelay (mulf 2.0 $interval)) -}}
+{{- fail (printf "the CA is replaced when 10%% of certs.selfManaged.caLifetime remains (%.0fs): that must hold certs.selfManaged.trustDelay (%.0fs) plus twice certs.selfManaged.reconcileInterval (%.0fs), or the old CA expires while the certificate it signed is still served: envless webhook refuses to start" (mulf 0.1 $caLifetime) $trustDelay $interval) -}}
+{{- else if lt $window (addf $trustDelay (mulf 2.0 $interval)) -}}
+{{- fail (printf "the renewal window (certs.selfManaged.renewFraction x lifetime = %.0fs) must hold certs.selfManaged.trustDelay (%.0fs) plus twice certs.selfManaged.reconcileInterval (%.0fs): during a CA change the serving certificate is renewed only after the trust delay: envless webhook refuses to start" $window $trustDelay $interval) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
