@@ -31,7 +31,7 @@ export interface FileChange {
 /** Path as shown to the user: relative to `cwd` when inside it. */
 export function displayPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+  return rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel) ? path : rel;
 }
 
 function errorCode(error: unknown): string {

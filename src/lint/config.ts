@@ -236,6 +236,16 @@ function ruleSettings(value: unknown, report: Report): Partial<Record<RuleId, Ru
       report(['rules', id], 'key', `unknown rule "${id}"${ruleSuggestion(id)}`);
       continue;
     }
+    // A file that cannot be parsed is never checked: its error cannot be lowered or turned off,
+    // and a setting that looked as if it could would be a silent no-op.
+    if (id === 'parse-error') {
+      report(
+        ['rules', id],
+        'key',
+        'parse-error cannot be configured: a file that cannot be parsed is not checked at all, so it always fails the run (exit 2); exclude the file with `ignore:` instead',
+      );
+      continue;
+    }
     if (typeof setting === 'string' && (RULE_SETTINGS as readonly string[]).includes(setting)) {
       settings[id] = setting as RuleSetting;
       continue;
@@ -356,5 +366,5 @@ function directoryOf(path: string): string {
 
 function displayPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
-  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? path : rel;
+  return rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel) ? path : rel;
 }

@@ -112,7 +112,7 @@ function unanchoredPatterns(text: string): string[] {
 function isIgnored(layers: readonly IgnoreLayer[], abs: string, isDir: boolean): boolean {
   for (const layer of layers) {
     const rel = toPosix(relative(layer.base, abs));
-    if (!rel || rel.startsWith('..')) continue;
+    if (!rel || leavesBase(rel)) continue;
     if (layer.matcher.ignores(isDir ? `${rel}/` : rel)) return true;
   }
   return false;
@@ -162,12 +162,37 @@ export function discover(paths: readonly string[], options: DiscoverOptions): Ca
       out.push({ path: abs, displayPath: given, nameClass: classifyByName(given), explicit: true });
     }
   }
+  return withoutRepeats(out);
+}
+
+/**
+ * Overlapping arguments (`envless lint . sub`, `a ./a`) reach one file twice: it is linted once,
+ * under its first name. A second report of it would carry another fingerprint (occurrences are
+ * counted per file) and get past a baseline. Named explicitly anywhere, it counts as explicit.
+ */
+function withoutRepeats(candidates: readonly Candidate[]): Candidate[] {
+  const first = new Map<string, number>();
+  const out: Candidate[] = [];
+  for (const candidate of candidates) {
+    const at = first.get(candidate.path);
+    if (at === undefined) {
+      first.set(candidate.path, out.length);
+      out.push(candidate);
+    } else if (candidate.explicit && !out[at]!.explicit) {
+      out[at] = { ...out[at]!, explicit: true };
+    }
+  }
   return out;
+}
+
+/** Whether a relative path leaves its base: `..` or `../x`, not a name like `..cache`. */
+function leavesBase(rel: string): boolean {
+  return rel === '..' || rel.startsWith('../');
 }
 
 function displayFor(given: string, abs: string, cwd: string): string {
   const rel = toPosix(relative(cwd, abs));
-  return rel.startsWith('..') || given.startsWith('/') ? toPosix(abs) : rel;
+  return leavesBase(rel) || given.startsWith('/') ? toPosix(abs) : rel;
 }
 
 function walk(

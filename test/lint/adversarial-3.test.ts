@@ -142,6 +142,32 @@ describe('fingerprints', () => {
   });
 });
 
+describe('overlapping arguments', () => {
+  // `envless lint . sub` reached sub/Dockerfile twice; the second report had another fingerprint
+  // (the second occurrence in the file) and failed CI although the finding was baselined.
+  it('lint a file once, so a baseline holds whatever else is named', () => {
+    const dir = project({ 'sub/Dockerfile': DOCKERFILE });
+    expect(lint(dir, ['--write-baseline', 'b.json', '.']).status).toBe(0);
+    for (const args of [
+      ['.', 'sub'],
+      ['sub', '.'],
+      ['sub/Dockerfile', '.', './sub/Dockerfile'],
+    ]) {
+      const run = json(dir, args);
+      expect(run.list.map((f) => f.file)).toEqual(['sub/Dockerfile']);
+      expect(json(dir, ['--baseline', 'b.json', ...args])).toEqual({ status: 0, list: [] });
+    }
+  });
+
+  it('a directory whose name starts with two dots is inside the working directory', () => {
+    const dir = project({ '..cache/Dockerfile': DOCKERFILE });
+    expect(json(dir, ['.']).list.map((f) => f.file)).toEqual(['..cache/Dockerfile']);
+    const sarif = JSON.parse(lint(dir, ['-f', 'sarif', '.']).stdout) as SarifLog;
+    const location = sarif.runs[0]!.results[0]!.locations[0]!.physicalLocation.artifactLocation;
+    expect(location).toMatchObject({ uri: '..cache/Dockerfile', uriBaseId: '%SRCROOT%' });
+  });
+});
+
 describe('SARIF locations', () => {
   it('are relative to %SRCROOT% inside the working directory and file: URIs outside it', () => {
     const base = project({ 'repo/app/Dockerfile': DOCKERFILE, 'elsewhere/Dockerfile': DOCKERFILE });

@@ -202,9 +202,16 @@ describe('loadConfig', () => {
   });
 
   it('uses an explicit path, relative to cwd, and names it in errors', () => {
-    const base = tree({ 'conf/lint.yaml': 'rules:\n  parse-error: warning\n', 'bad.yaml': 'allw: []\n' });
+    const base = tree({
+      'conf/lint.yaml': 'rules:\n  compose/secret-env: warning\n',
+      'bad.yaml': 'allw: []\n',
+      'parse.yaml': 'rules:\n  parse-error: warning\n',
+    });
     const config = loadConfig('/nonexistent-start', 'conf/lint.yaml', { cwd: base });
-    expect(config.rules).toEqual({ 'parse-error': 'warning' });
+    expect(config.rules).toEqual({ 'compose/secret-env': 'warning' });
+    expect(failure(() => loadConfig(base, 'parse.yaml', { cwd: base })).message).toMatch(
+      /^parse\.yaml:2: parse-error cannot be configured: .*exclude the file with `ignore:`/,
+    );
     expect(config.dir).toBe(join(base, 'conf'));
     expect(failure(() => loadConfig(base, 'bad.yaml', { cwd: base })).message).toBe(
       'bad.yaml:1: unknown setting "allw" (did you mean "allow"?); known settings: ignore, allow, secrets, rules, failOn',
