@@ -13,6 +13,7 @@ import {
   type CertSettings,
 } from '../k8s/certs/settings.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
+import { flagProblem } from './options.ts';
 import type { CliIO } from './io.ts';
 
 export const CERTS_HELP = `Usage: envless certs bootstrap --secret NAME --webhook-config NAME --service NAME [options]
@@ -57,7 +58,7 @@ function parse(args: string[]) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless certs --help\`)`);
+    throw usageError(`${flagProblem(error, options)} (run \`envless certs --help\`)`);
   }
 }
 

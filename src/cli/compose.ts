@@ -13,6 +13,7 @@ import {
 } from '../fix/project.ts';
 import { formatChanges, formatDiffs, formatMessages, summaryLine } from '../fix/report.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
+import { flagProblem } from './options.ts';
 import type { CliIO } from './io.ts';
 
 export const COMPOSE_HELP = `Usage: envless compose fix [-f FILE...] [--dry-run] [--secrets-dir DIR] [--external]
@@ -52,24 +53,19 @@ export async function runCompose(args: string[], io: CliIO): Promise<number> {
   return runComposeFix(rest, io);
 }
 
+const OPTIONS = {
+  file: { type: 'string', short: 'f', multiple: true },
+  'dry-run': { type: 'boolean' },
+  'secrets-dir': { type: 'string' },
+  external: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse(args: string[]) {
   try {
-    return parseArgs({
-      args,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        file: { type: 'string', short: 'f', multiple: true },
-        'dry-run': { type: 'boolean' },
-        'secrets-dir': { type: 'string' },
-        external: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
+    return parseArgs({ args, allowPositionals: false, strict: true, options: OPTIONS }).values;
   } catch (error) {
-    throw usageError(
-      `compose fix: ${(error as Error).message.split('\n')[0]} (run \`envless compose --help\`)`,
-    );
+    throw usageError(`compose fix: ${flagProblem(error, OPTIONS)} (run \`envless compose --help\`)`);
   }
 }
 

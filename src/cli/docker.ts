@@ -13,7 +13,7 @@ import { parseDotenv, type DotenvProblem } from '../lint/dotenv/parse.ts';
 import { formatFindings, OUTPUT_FORMATS, type LintSummary, type OutputFormat } from '../lint/format/index.ts';
 import { summaryLine } from '../lint/format/text.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
-import { FAIL_ON_LEVELS, oneOf, reachesFailOn, type FailOn } from './options.ts';
+import { FAIL_ON_LEVELS, flagProblem, oneOf, reachesFailOn, type FailOn } from './options.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
 
@@ -94,11 +94,11 @@ export async function runDocker(args: string[], io: CliIO): Promise<number> {
 }
 
 /** Runs node:util parseArgs, turning its errors into usage errors that point at the command's help. */
-function parsed<T>(command: string, parse: () => T): T {
+function parsed<T>(command: string, options: Readonly<Record<string, unknown>>, parse: () => T): T {
   try {
     return parse();
   } catch (error) {
-    throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless docker ${command} --help\`)`);
+    throw usageError(`${flagProblem(error, options)} (run \`envless docker ${command} --help\`)`);
   }
 }
 
@@ -107,22 +107,20 @@ function parsed<T>(command: string, parse: () => T): T {
 
 const SYNC_FORMATS = ['text', 'json'] as const;
 
+const SYNC_OPTIONS = {
+  'env-file': { type: 'string' },
+  prefix: { type: 'string' },
+  label: { type: 'string', multiple: true },
+  timeout: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  format: { type: 'string', short: 'f' },
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function runSecretsSync(args: string[], io: CliIO): Promise<number> {
-  const { values } = parsed('secrets sync', () =>
-    parseArgs({
-      args,
-      strict: true,
-      options: {
-        'env-file': { type: 'string' },
-        prefix: { type: 'string' },
-        label: { type: 'string', multiple: true },
-        timeout: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        format: { type: 'string', short: 'f' },
-        config: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
+  const { values } = parsed('secrets sync', SYNC_OPTIONS, () =>
+    parseArgs({ args, strict: true, options: SYNC_OPTIONS }),
   );
   if (values.help) {
     io.writeOut(SYNC_HELP);
@@ -279,20 +277,18 @@ function syncJson(
 // ---------------------------------------------------------------------------------------------
 // envless docker audit
 
+const AUDIT_OPTIONS = {
+  containers: { type: 'boolean' },
+  images: { type: 'boolean' },
+  format: { type: 'string', short: 'f' },
+  'fail-on': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export async function runAudit(args: string[], io: CliIO): Promise<number> {
-  const { values } = parsed('audit', () =>
-    parseArgs({
-      args,
-      strict: true,
-      options: {
-        containers: { type: 'boolean' },
-        images: { type: 'boolean' },
-        format: { type: 'string', short: 'f' },
-        'fail-on': { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }),
+  const { values } = parsed('audit', AUDIT_OPTIONS, () =>
+    parseArgs({ args, strict: true, options: AUDIT_OPTIONS }),
   );
   if (values.help) {
     io.writeOut(AUDIT_HELP);

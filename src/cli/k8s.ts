@@ -7,7 +7,7 @@ import { ALWAYS_EXCLUDED_NAMESPACES, DEFAULT_NAMESPACE } from '../k8s/webhook-co
 import { buildReport } from '../k8s/audit/report.ts';
 import { AUDIT_FORMATS, formatAudit, type AuditFormat } from '../k8s/audit/format.ts';
 import { EXIT, usageError } from './errors.ts';
-import { FAIL_ON_LEVELS, oneOf, reachesFailOn, type FailOn } from './options.ts';
+import { FAIL_ON_LEVELS, flagProblem, oneOf, reachesFailOn, type FailOn } from './options.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
 
@@ -63,28 +63,25 @@ export async function runK8s(args: string[], io: CliIO): Promise<number> {
   throw usageError(`unknown command "k8s ${command}" (run \`envless k8s --help\`)`);
 }
 
+const AUDIT_OPTIONS = {
+  namespace: { type: 'string', short: 'n' },
+  'all-namespaces': { type: 'boolean', short: 'A' },
+  format: { type: 'string', short: 'f' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  'fail-on': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  'mount-root': { type: 'string' },
+  'webhook-namespace': { type: 'string' },
+  'exclude-namespace': { type: 'string', multiple: true },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parseAuditArgs(args: string[]) {
   try {
-    return parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        namespace: { type: 'string', short: 'n' },
-        'all-namespaces': { type: 'boolean', short: 'A' },
-        format: { type: 'string', short: 'f' },
-        kubeconfig: { type: 'string' },
-        context: { type: 'string' },
-        'fail-on': { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        'mount-root': { type: 'string' },
-        'webhook-namespace': { type: 'string' },
-        'exclude-namespace': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
+    return parseArgs({ args, strict: true, allowPositionals: false, options: AUDIT_OPTIONS }).values;
   } catch (error) {
-    throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless k8s audit --help\`)`);
+    throw usageError(`${flagProblem(error, AUDIT_OPTIONS)} (run \`envless k8s audit --help\`)`);
   }
 }
 

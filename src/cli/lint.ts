@@ -11,7 +11,7 @@ import { printable } from '../lint/format/text.ts';
 import { lintFilesParallel } from '../lint/run.ts';
 import type { Severity } from '../lint/types.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
-import { FAIL_ON_LEVELS, oneOf, reachesFailOn, type FailOn } from './options.ts';
+import { FAIL_ON_LEVELS, flagProblem, oneOf, reachesFailOn, type FailOn } from './options.ts';
 import { useColor, type CliIO } from './io.ts';
 import { VERSION } from './version.ts';
 
@@ -38,6 +38,7 @@ Options:
       --fix                  first move secrets of compose files and Dockerfiles into secret files
                              (as \`envless compose fix\` does; the report goes to standard error)
   -h, --help                 show this help
+  -V, --version              show the version
 
 Exit status: 0 no finding at --fail-on level, 1 findings, 2 usage error, missing path, invalid
 config or a file that cannot be parsed (also named on standard error when the report is not text
@@ -47,26 +48,25 @@ File names in reports are relative to the working directory (absolute outside it
 paths were spelled, so fingerprints and baselines match across \`./a\`, \`a\` and \`$PWD/a\`.
 `;
 
+const OPTIONS = {
+  format: { type: 'string', short: 'f' },
+  output: { type: 'string', short: 'o' },
+  'fail-on': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+  'stdin-filename': { type: 'string' },
+  baseline: { type: 'string' },
+  'write-baseline': { type: 'string' },
+  fix: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  // `lint-compose --version`: the alias is a command of its own (pre-commit hooks call it).
+  version: { type: 'boolean', short: 'V' },
+} as const;
+
 function parse(args: string[]) {
   try {
-    return parseArgs({
-      args,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        format: { type: 'string', short: 'f' },
-        output: { type: 'string', short: 'o' },
-        'fail-on': { type: 'string' },
-        config: { type: 'string', short: 'c' },
-        'stdin-filename': { type: 'string' },
-        baseline: { type: 'string' },
-        'write-baseline': { type: 'string' },
-        fix: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    return parseArgs({ args, allowPositionals: true, strict: true, options: OPTIONS });
   } catch (error) {
-    throw usageError(`${(error as Error).message.split('\n')[0]} (run \`envless lint --help\`)`);
+    throw usageError(`${flagProblem(error, OPTIONS)} (run \`envless lint --help\`)`);
   }
 }
 
@@ -154,6 +154,10 @@ export async function runLint(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args);
   if (values.help) {
     io.writeOut(LINT_HELP);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    io.writeOut(`${VERSION}\n`);
     return EXIT.ok;
   }
   for (const option of ['output', 'config', 'baseline', 'write-baseline', 'stdin-filename'] as const) {

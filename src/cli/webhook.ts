@@ -18,6 +18,7 @@ import type { CertificateManager } from '../k8s/certs/manager.ts';
 import type { SelfManagedCertificates } from '../k8s/certs/self-managed.ts';
 import { certFlagList, resolveCertSettings, WEBHOOK_CERT_FLAGS } from '../k8s/certs/settings.ts';
 import { CliError, EXIT, usageError } from './errors.ts';
+import { flagProblem } from './options.ts';
 import type { CliIO } from './io.ts';
 
 export const WEBHOOK_HELP = `Usage: envless webhook [options]
@@ -105,8 +106,9 @@ function parse(args: string[]) {
     return values as Record<string, string | boolean | undefined>;
   } catch (error) {
     if (error instanceof CliError) throw error;
-    // All of parseArgs' lines: for `--port -1` the later ones say how to give a value with a dash.
-    throw usageError(`${(error as Error).message.split('\n').join(' ')} (run \`envless webhook --help\`)`);
+    // All of parseArgs' lines (for `--port -1` the later ones say how to give a value with a
+    // dash), and the nearest flag for a typo.
+    throw usageError(`${flagProblem(error, options)} (run \`envless webhook --help\`)`);
   }
 }
 

@@ -116,6 +116,26 @@ describe('typos, help topics and flag errors', () => {
     expect(run(['mutate', '--file=-cm.yaml']).stdout).toContain('kind: ConfigMap');
   });
 
+  it('every command names the nearest flag for a typo, on one line', () => {
+    const cases: [string[], string][] = [
+      [['lint', '--frmat', 'json'], "Unknown option '--frmat' (did you mean --format?)"],
+      [['k8s', 'audit', '--namspace', 'x'], '(did you mean --namespace?)'],
+      [['compose', 'fix', '--dryrun'], '(did you mean --dry-run?)'],
+      [['certs', 'bootstrap', '--secrt', 'x'], '(did you mean --secret?)'],
+      [['webhook', '--prot', '1'], '(did you mean --port?)'],
+      [['docker', 'secrets', 'sync', '--env-fle', '.env'], '(did you mean --env-file?)'],
+    ];
+    for (const [args, fragment] of cases) expectUsage(run(args), fragment);
+    // Node's second and third lines (how to pass a value with a dash) are kept, on the same line.
+    expectUsage(run(['lint', '-o', '-x']), "use '--output=-XYZ' or '-o-XYZ'");
+  });
+
+  it('lint-compose --version prints the version (a pre-commit hook asks the alias)', () => {
+    const r = run(['lint', '--version'], { env: { ENVLESS_INVOKED_AS: 'lint-compose' } });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+
   it('flagProblem: Node`s parseArgs errors as one line, typos with the nearest flag', () => {
     const options = {
       format: { type: 'string', short: 'f' },
