@@ -2,6 +2,8 @@
 // by commands that talk to a cluster (`envless certs`, `envless k8s audit`, the cluster tests), so
 // nothing here imports it at module load: only `import type` at the top, and a dynamic import the
 // first time a client is asked for. `envless lint` never reaches this module.
+import { existsSync } from 'node:fs';
+import { delimiter } from 'node:path';
 import type * as ClientNode from '@kubernetes/client-node';
 import { CliError } from '../cli/errors.ts';
 import type { MutatingWebhookConfiguration } from './webhook-configuration.ts';
@@ -38,11 +40,54 @@ export function isPlaceholderKubeConfig(kc: ClientNode.KubeConfig): boolean {
   );
 }
 
+/** Appends the entries whose name `into` does not hold yet (the first file to name one wins). */
+function addUnnamed<T extends { readonly name: string }>(into: T[], from: readonly T[]): void {
+  for (const item of from) if (!into.some((have) => have.name === item.name)) into.push(item);
+}
+
+/**
+ * $KUBECONFIG as kubectl reads a list of files: files that do not exist are skipped, the first file
+ * that names a cluster, user or context wins, and so does the first current-context. (The client's
+ * loadFromDefault fails on a missing file or a name two files share, and takes the current-context
+ * of the LAST file: envless would look at another cluster than `kubectl` does.)
+ */
+export function loadKubeconfigList(k8s: typeof ClientNode, kc: ClientNode.KubeConfig, list: string): void {
+  const files = list.split(delimiter).filter(Boolean);
+  const present = files.filter((file) => existsSync(file));
+  if (present.length === 0) {
+    throw new CliError(
+      'ENVLESS_KUBECONFIG_INVALID',
+      `no kubeconfig found: KUBECONFIG names ${files.join(', ')}, and none of them exists`,
+    );
+  }
+  const clusters: ClientNode.Cluster[] = [];
+  const users: ClientNode.User[] = [];
+  const contexts: ClientNode.Context[] = [];
+  let currentContext = '';
+  for (const file of present) {
+    const one = new k8s.KubeConfig();
+    try {
+      one.loadFromFile(file);
+    } catch (error) {
+      throw new CliError(
+        'ENVLESS_KUBECONFIG_INVALID',
+        `cannot load kubeconfig ${file}: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}`,
+      );
+    }
+    currentContext ||= one.getCurrentContext() ?? '';
+    addUnnamed(clusters, one.getClusters());
+    addUnnamed(users, one.getUsers());
+    addUnnamed(contexts, one.getContexts());
+  }
+  kc.loadFromOptions({ clusters, users, contexts, currentContext });
+}
+
 export async function loadKubeConfig(source: KubeConfigSource = {}): Promise<ClientNode.KubeConfig> {
   const k8s = await loadClientNode();
   const kc = new k8s.KubeConfig();
   if (source.kubeconfig !== undefined) kc.loadFromString(source.kubeconfig);
   else if (source.kubeconfigPath !== undefined) kc.loadFromFile(source.kubeconfigPath);
+  else if (process.env.KUBECONFIG) loadKubeconfigList(k8s, kc, process.env.KUBECONFIG);
   else {
     kc.loadFromDefault();
     if (isPlaceholderKubeConfig(kc)) throw new CliError('ENVLESS_KUBECONFIG_INVALID', NO_KUBECONFIG);

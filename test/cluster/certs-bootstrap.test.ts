@@ -37,20 +37,23 @@ const bootstrapArgs = (kubeconfig: string, extra: string[] = []) => [
   ...extra,
 ];
 
+interface ManagedFields {
+  managedFields?: { manager: string }[];
+}
 interface SecretJson {
   type: string;
-  metadata: { resourceVersion: string; annotations?: Record<string, string> };
+  metadata: { resourceVersion: string; annotations?: Record<string, string> } & ManagedFields;
   data: Record<string, string>;
 }
 interface ConfigJson {
-  metadata: { resourceVersion: string };
+  metadata: { resourceVersion: string } & ManagedFields;
   webhooks: { name: string; clientConfig: { caBundle?: string } }[];
 }
 
 describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
   let cp: ControlPlane;
   const getJson = async <T>(args: string[]): Promise<T> =>
-    JSON.parse((await cp.kubectl([...args, '-o', 'json'])).stdout) as T;
+    JSON.parse((await cp.kubectl([...args, '-o', 'json', '--show-managed-fields'])).stdout) as T;
   const readSecret = () => getJson<SecretJson>(['get', 'secret', SECRET, '-n', NS]);
   const readConfig = () => getJson<ConfigJson>(['get', 'mutatingwebhookconfiguration', CONFIG]);
   const decode = (value: string | undefined) => Buffer.from(value ?? '', 'base64').toString('utf8');
@@ -94,6 +97,10 @@ describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
     for (const webhook of config.webhooks) {
       expect(bundleFingerprints(decode(webhook.clientConfig.caBundle))).toEqual(new Set([ca.fingerprint256]));
     }
+    // A server-side-apply conflict over caBundle (helm 4 upgrade) names envless as the other owner.
+    const managers = (object: ManagedFields) => object.managedFields?.map((field) => field.manager);
+    expect(managers(secret.metadata)).toEqual(['envless']);
+    expect(managers(config.metadata)).toContain('envless');
   });
 
   it('changes nothing when run again (same resourceVersions)', async () => {
@@ -105,6 +112,23 @@ describe.skipIf(skip)('envless certs bootstrap (real API server)', () => {
     expect(run.stdout).toContain('caBundle already current');
     expect((await readSecret()).metadata.resourceVersion).toBe(secretBefore.metadata.resourceVersion);
     expect((await readConfig()).metadata.resourceVersion).toBe(configBefore.metadata.resourceVersion);
+  });
+
+  it('reads a KUBECONFIG list as kubectl does: a missing file is skipped', async () => {
+    const secretBefore = await readSecret();
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = [join(cp.dataDir, 'no-such-kubeconfig'), cp.kubeconfigPath].join(':');
+    try {
+      const args = bootstrapArgs(cp.kubeconfigPath);
+      const run = await envless(args.slice(0, args.indexOf('--kubeconfig')));
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(run.stdout).toContain(`Secret ${NS}/${SECRET}: unchanged (valid)`);
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+    }
+    expect((await readSecret()).metadata.resourceVersion).toBe(secretBefore.metadata.resourceVersion);
   });
 
   it('restores a caBundle that was reset, touching nothing else', async () => {

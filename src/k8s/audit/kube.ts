@@ -1,12 +1,16 @@
 // The audit's edge to the cluster: load the kubeconfig (or in-cluster credentials), list the
 // workloads, read namespace labels. @kubernetes/client-node is imported lazily (src/k8s/client.ts):
 // only `envless k8s audit` pays for it.
-import { existsSync } from 'node:fs';
-import { delimiter } from 'node:path';
 import type * as ClientNode from '@kubernetes/client-node';
 import { CliError } from '../../cli/errors.ts';
 import type { KubeObject } from '../../engine/index.ts';
-import { apiStatus, isPlaceholderKubeConfig, loadClientNode, NO_KUBECONFIG } from '../client.ts';
+import {
+  apiStatus,
+  isPlaceholderKubeConfig,
+  loadClientNode,
+  loadKubeconfigList,
+  NO_KUBECONFIG,
+} from '../client.ts';
 import { INJECT_KEY } from '../webhook-configuration.ts';
 import {
   credentialError,
@@ -39,42 +43,6 @@ function invalid(message: string): CliError {
 
 function firstLine(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).split('\n')[0]!;
-}
-
-/** Appends the entries whose name `into` does not hold yet (the first file to name one wins). */
-function addUnnamed<T extends { readonly name: string }>(into: T[], from: readonly T[]): void {
-  for (const item of from) if (!into.some((have) => have.name === item.name)) into.push(item);
-}
-
-/**
- * $KUBECONFIG as kubectl reads a list of files: files that do not exist are skipped, the first file
- * that names a cluster, user or context wins, and so does the first current-context. (The client's
- * loadFromDefault fails on a missing file or a name two files share, and takes the current-context
- * of the LAST file: the audit would look at another cluster than `kubectl` does.)
- */
-function loadKubeconfigList(k8s: typeof ClientNode, kc: ClientNode.KubeConfig, list: string): void {
-  const files = list.split(delimiter).filter(Boolean);
-  const present = files.filter((file) => existsSync(file));
-  if (present.length === 0) {
-    throw invalid(`no kubeconfig found: KUBECONFIG names ${files.join(', ')}, and none of them exists`);
-  }
-  const clusters: ClientNode.Cluster[] = [];
-  const users: ClientNode.User[] = [];
-  const contexts: ClientNode.Context[] = [];
-  let currentContext = '';
-  for (const file of present) {
-    const one = new k8s.KubeConfig();
-    try {
-      one.loadFromFile(file);
-    } catch (error) {
-      throw invalid(`cannot load kubeconfig ${file}: ${firstLine(error)}`);
-    }
-    currentContext ||= one.getCurrentContext() ?? '';
-    addUnnamed(clusters, one.getClusters());
-    addUnnamed(users, one.getUsers());
-    addUnnamed(contexts, one.getContexts());
-  }
-  kc.loadFromOptions({ clusters, users, contexts, currentContext });
 }
 
 /**

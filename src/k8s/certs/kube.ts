@@ -4,6 +4,12 @@
 import type { V1Lease, V1MutatingWebhookConfiguration, V1Secret } from '@kubernetes/client-node';
 import { loadClientNode, loadKubeConfig } from '../client.ts';
 
+/**
+ * The name envless's writes carry in managedFields: a Helm 4 (server-side apply) upgrade that
+ * conflicts with the caBundle envless keeps names envless, not "kubernetes-client-javascript".
+ */
+export const FIELD_MANAGER = 'envless';
+
 export interface SecretRecord {
   readonly namespace: string;
   readonly name: string;
@@ -365,7 +371,11 @@ export async function connectCertsKubeApi(options: KubeConnectionOptions = {}): 
         { verb: 'create', resource: 'secrets', name: secret.name, namespace: secret.namespace },
         async () =>
           fromSecret(
-            await core.createNamespacedSecret({ namespace: secret.namespace, body: toSecret(secret) }),
+            await core.createNamespacedSecret({
+              namespace: secret.namespace,
+              body: toSecret(secret),
+              fieldManager: FIELD_MANAGER,
+            }),
           ),
       ),
     replaceSecret: (secret) =>
@@ -377,6 +387,7 @@ export async function connectCertsKubeApi(options: KubeConnectionOptions = {}): 
               name: secret.name,
               namespace: secret.namespace,
               body: toSecret(secret),
+              fieldManager: FIELD_MANAGER,
             }),
           ),
       ),
@@ -390,7 +401,7 @@ export async function connectCertsKubeApi(options: KubeConnectionOptions = {}): 
       call({ verb: 'patch', resource: webhookResource, name }, async () =>
         fromConfiguration(
           await admission.patchMutatingWebhookConfiguration(
-            { name, body: operations },
+            { name, body: operations, fieldManager: FIELD_MANAGER },
             k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
           ),
         ),
@@ -406,7 +417,11 @@ export async function connectCertsKubeApi(options: KubeConnectionOptions = {}): 
         { verb: 'create', resource: leaseResource, name: lease.name, namespace: lease.namespace },
         async () =>
           fromLease(
-            await coordination.createNamespacedLease({ namespace: lease.namespace, body: toLease(lease) }),
+            await coordination.createNamespacedLease({
+              namespace: lease.namespace,
+              body: toLease(lease),
+              fieldManager: FIELD_MANAGER,
+            }),
           ),
       ),
     replaceLease: (lease) =>
@@ -418,6 +433,7 @@ export async function connectCertsKubeApi(options: KubeConnectionOptions = {}): 
               name: lease.name,
               namespace: lease.namespace,
               body: toLease(lease),
+              fieldManager: FIELD_MANAGER,
             }),
           ),
       ),
