@@ -186,7 +186,7 @@ export const RULES = [
     kind: 'any',
     severity: 'error',
     description: 'The file could not be parsed',
-    help: 'envless could not parse the file, so it could not check it. Fix the syntax error.',
+    help: 'envless could not parse the file, so it could not check it: the run fails with exit 2 whatever the other findings (it cannot be lowered or turned off in the config; exclude the file with `ignore:` if it is not meant for envless). Fix the syntax error.',
     fix: 'fix the syntax error',
   },
 ] as const satisfies readonly RuleMeta[];
