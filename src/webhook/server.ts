@@ -1,7 +1,7 @@
 // Composes the webhook: a fastify HTTPS server (admission and health routes), the plain-HTTP
 // metrics server, certificate reloading and graceful shutdown. No decision is made here: see
 // admission.ts. Tests call `buildServer` with port 0 and an injected engine.
-import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
@@ -120,6 +120,40 @@ function delay(ms: number): { done: Promise<void>; cancel: () => void; end: () =
   return { done, cancel: () => clearTimeout(timer), end };
 }
 
+/** The most of a refused body read and discarded before answering (the API server sends < 10 MiB). */
+const DRAIN_BYTES_LIMIT = 64 * 1024 * 1024;
+/** The longest wait for the rest of a refused body: a client that stalls gets its answer anyway. */
+const DRAIN_TIMEOUT_MS = 5_000;
+
+/**
+ * Reads and discards what is left of a request body, until it ends, `limitBytes` have come, or
+ * `timeoutMs` has passed. Resolves at once for a body already read.
+ */
+export function drainRequest(request: IncomingMessage, limitBytes: number, timeoutMs: number): Promise<void> {
+  if (request.complete || request.readableEnded || request.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let received = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      request.off('data', onData);
+      request.off('end', finish);
+      request.off('error', finish);
+      request.off('close', finish);
+      resolve();
+    };
+    const onData = (chunk: Buffer | string) => {
+      received += chunk.length;
+      if (received > limitBytes) finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    request.on('data', onData);
+    request.once('end', finish);
+    request.once('error', finish);
+    request.once('close', finish);
+    request.resume();
+  });
+}
+
 export async function buildServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const engine = options.engine ?? (await loadEngine());
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -172,7 +206,7 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
     );
   }
 
-  app.setErrorHandler((error, request, reply) => {
+  app.setErrorHandler(async (error, request, reply) => {
     const known =
       error instanceof WebhookError
         ? error
@@ -180,6 +214,10 @@ export async function buildServer(options: WebhookServerOptions): Promise<Webhoo
     // Framework errors are logged by code only: a parser's message could quote the body.
     if (known.statusCode >= 500) request.log.error({ err: error }, 'internal error');
     recordRejection(request, known.code);
+    // A body refused before it was read (413 on its Content-Length) is still on its way: closing
+    // now would cut the API server off mid-write ("write: broken pipe"), and it would show that
+    // instead of this answer. Read the rest (bounded) and discard it first.
+    await drainRequest(request.raw, DRAIN_BYTES_LIMIT, DRAIN_TIMEOUT_MS);
     return reply.code(known.statusCode).send(errorAnswer(known, request.headers['user-agent']));
   });
   app.setNotFoundHandler((request, reply) => {

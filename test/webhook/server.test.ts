@@ -1,6 +1,6 @@
 // The admission server over real HTTPS on loopback (node:https client, ephemeral ports).
 import { gzipSync } from 'node:zlib';
-import { Agent } from 'node:https';
+import { Agent, request as httpsRequest } from 'node:https';
 import fastJsonPatch from 'fast-json-patch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_ERROR_DENIAL, ENGINE_ERROR_WARNING } from '../../src/webhook/admission.ts';
@@ -247,6 +247,51 @@ describe('bad input', () => {
       expect(
         (await httpsCall(`${small.url}/mutate`, { body: review(podWithSecrets()), ca: pki.ca.cert })).status,
       ).toBe(200);
+    } finally {
+      await small.server.shutdown();
+    }
+  });
+
+  it('answers 413 only after reading the rest of the body, so the sender is not cut off mid-write', async () => {
+    // The API server writes the whole body before it reads the answer; a connection closed under
+    // it surfaces as "write: broken pipe" instead of the webhook's message.
+    const small = await startServer({ tls: await pki.issue(), maxBodyBytes: 16 * 1024 });
+    try {
+      const chunk = Buffer.alloc(16 * 1024, 'x');
+      const chunks = 8;
+      const outcome = await new Promise<{ status?: number; text: string; writeError?: string; sent: number }>(
+        (resolve) => {
+          let sent = 0;
+          let writeError: string | undefined;
+          const request = httpsRequest(`${small.url}/mutate`, {
+            method: 'POST',
+            ca: pki.ca.cert,
+            headers: { 'content-type': 'application/json', 'content-length': chunk.length * chunks },
+          });
+          request.on('response', (response) => {
+            let text = '';
+            response.setEncoding('utf8');
+            response.on('data', (part: string) => (text += part));
+            response.on('end', () =>
+              resolve({ status: response.statusCode, text, sent, ...(writeError ? { writeError } : {}) }),
+            );
+          });
+          request.on('error', (error) => resolve({ text: '', writeError: error.message, sent }));
+          // Slowly, as over a real network: the server has long answered before the last chunk.
+          const next = () => {
+            if (sent === chunks) return void request.end();
+            request.write(chunk, () => {
+              sent += 1;
+              setTimeout(next, 20);
+            });
+          };
+          next();
+        },
+      );
+      expect(outcome.writeError).toBeUndefined();
+      expect(outcome.sent).toBe(chunks);
+      expect(outcome.status).toBe(413);
+      expect(JSON.parse(outcome.text)).toMatchObject({ code: 'ENVLESS_WEBHOOK_BODY_TOO_LARGE' });
     } finally {
       await small.server.shutdown();
     }
