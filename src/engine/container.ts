@@ -16,6 +16,7 @@ import {
   joinPath,
   keysVolumeName,
   normalizePath,
+  normalizeRelative,
   SECRETS_DIR_PREFIX,
   secretsDirVariableName,
   wholeSecretVolumeName,
@@ -95,13 +96,37 @@ function alwaysDefines(entry: EnvVar): boolean {
 
 const NO_NAMES: ReadonlySet<string> = new Set();
 
+/** The file mode of secret and projected volumes that set none (the API server's default). */
+const KUBELET_FILE_MODE = 0o644;
+
+/**
+ * Whether every item of a projected volume has the shape envless gives its keys volumes: path
+ * `<secret>/<key>`, no mode of its own. A volume that only bears the name is someone else's: adding
+ * `db/password` next to their file `db` would make a volume the kubelet cannot write.
+ */
+function hasEnvlessItems(volume: Volume): boolean {
+  return (volume.projected?.sources ?? []).every((source) => {
+    const ref = source?.secret;
+    return (
+      Array.isArray(ref?.items) &&
+      ref.items.every(
+        (item) =>
+          isObject(item) &&
+          item.mode === undefined &&
+          typeof item.path === 'string' &&
+          normalizeRelative(item.path) === `${ref.name}/${item.key}`,
+      )
+    );
+  });
+}
+
 /**
  * What a Secret's data key may be (the API server's IsConfigMapKey): an envFrom variable is the
  * prefix and such a key, so `$(hostname -s)`, a command substitution, cannot come from one.
  */
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 
-function analyseReferences(container: Container, env: readonly EnvVar[]): References {
+function analyseReferences(container: Container, env: readonly EnvVar[], serviceLinks: boolean): References {
   // Most containers refer to nothing: the sets are made on the first reference.
   let all: Set<string> | undefined;
   let unresolved: Set<string> | undefined;
@@ -136,7 +161,7 @@ function analyseReferences(container: Container, env: readonly EnvVar[]): Refere
   for (const entry of env)
     if (isObject(entry?.valueFrom?.secretKeyRef) && typeof entry.name === 'string' && entry.name)
       variables.push(entry.name);
-  const shell = shellReads(container, env, variables);
+  const shell = shellReads(container, env, variables, serviceLinks);
   return {
     all: all ?? NO_NAMES,
     unresolved: unresolved ?? NO_NAMES,
@@ -211,7 +236,7 @@ class ContainerRewrite {
     this.env = env;
     this.envFrom = envFrom;
     this.mounts = Array.isArray(container.volumeMounts) ? container.volumeMounts.slice() : [];
-    this.refs = analyseReferences(container, env);
+    this.refs = analyseReferences(container, env, pod.serviceLinks);
     const reserved = new Set<string>();
     for (const entry of env)
       if (isObject(entry?.valueFrom?.secretKeyRef) && typeof entry.name === 'string')
@@ -433,14 +458,29 @@ class ContainerRewrite {
       if (!whole || whole.optional !== optional) return REASON.volumeConflict;
       // A container nests a mount below it: the kubelet's mount point would hide a key.
       if (this.pod.hasNestedMounts(name)) return REASON.volumeNested;
+      // Shared with containers that mount it already: its files must be readable by this one.
+      if (this.pod.mountersOf(name).size > 0 && !this.canRead(whole.mode)) return REASON.volumeConflict;
     }
     const dir = this.addMount(name, joinPath(this.pod.root, secret));
     if (dir === undefined) return REASON.noMountPath; // and no volume that nothing mounts
-    if (!existing) {
+    // New, or left over and mounted by no one: made afresh, with this pass's file mode (a left-over
+    // 0440 without fsGroup would lock a non-root user out).
+    if (!existing || this.pod.mountersOf(name).size === 0) {
       const source: Record<string, unknown> = { secretName: secret };
       if (optional) source.optional = true;
       if (this.pod.defaultMode !== undefined) source.defaultMode = this.pod.defaultMode;
-      this.pod.setVolume({ name, secret: source });
+      const old = existing?.secret as Record<string, unknown> | undefined;
+      // The same volume, the API server's default mode (0644) aside: no change, no patch.
+      const fields = (secret: Record<string, unknown>): string => {
+        const all = {
+          ...secret,
+          optional: secret.optional === true,
+          defaultMode: secret.defaultMode ?? KUBELET_FILE_MODE,
+        };
+        return JSON.stringify(all, Object.keys(all).sort());
+      };
+      const same = old !== undefined && fields(old) === fields(source);
+      if (!same) this.pod.setVolume({ ...existing, name, secret: source });
     }
     this.pod.readFile(name, '');
     return { path: dir, volume: name };
@@ -679,7 +719,13 @@ class ContainerRewrite {
       // Ours only if it is a projected volume of secret sources with items, mounted by no one else.
       if (others) return (this.keys = REASON.volumeShared);
       const sources = existing.projected ? secretSourcesOf(existing) : undefined;
-      if (!sources || sources.some((source) => !source.items) || ownMount?.subPath || ownMount?.subPathExpr) {
+      if (
+        !sources ||
+        sources.some((source) => !source.items) ||
+        !hasEnvlessItems(existing) ||
+        ownMount?.subPath ||
+        ownMount?.subPathExpr
+      ) {
         return (this.keys = REASON.volumeConflict);
       }
       if (ownMount && typeof ownMount.mountPath === 'string') {
@@ -695,7 +741,10 @@ class ContainerRewrite {
     const projected: ProjectedVolumeSource = existing
       ? { ...existing.projected, sources: [] }
       : { sources: [] };
-    if (!existing && this.pod.defaultMode !== undefined) projected.defaultMode = this.pod.defaultMode;
+    // Afresh includes the file mode: a left-over 0440 without fsGroup would lock a non-root user out.
+    // (The API server defaults it to 0644 before admission: that one may stay.)
+    if (this.pod.defaultMode !== undefined) projected.defaultMode = this.pod.defaultMode;
+    else if (projected.defaultMode !== KUBELET_FILE_MODE) delete projected.defaultMode;
     const volume: Volume = existing ? { ...existing, projected } : { name, projected };
     const dir = this.addMount(name, joinPath(this.pod.root, 'envless'));
     if (dir === undefined) return (this.keys = REASON.noMountPath); // and no volume nothing mounts

@@ -23,8 +23,11 @@ const RUNTIME_VARIABLE =
  * too: one counts unless it is a single letter (`$f`, sed's `$d`) or the script itself assigns it
  * (`name=`, `for name`, `read name`, `local name`...).
  */
-function mayComeFromEnvFrom(name: string, script: readonly string[]): boolean {
-  if (RUNTIME_VARIABLE.test(name) || isServiceLinkName(name)) return false;
+function mayComeFromEnvFrom(name: string, script: readonly string[], serviceLinks: boolean): boolean {
+  if (RUNTIME_VARIABLE.test(name)) return false;
+  // With `enableServiceLinks: false` only the `kubernetes` Service's (KUBERNETES_*, above) exist:
+  // `REDIS_PORT` then comes from an envFrom source or from nowhere.
+  if (serviceLinks && isServiceLinkName(name)) return false;
   if (/[A-Z]/.test(name)) return true;
   return name.length > 1 && !script.some((text) => assigns(text, name));
 }
@@ -77,13 +80,14 @@ const NO_READS: ShellReads = { variables: NO_NAMES, inValues: NO_NAMES, envFrom:
  * `os.environ['X']`): unless the same script also names `X_FILE`, as Bitnami's probes do
  * (`[ -f "$X_FILE" ] && X=$(cat "$X_FILE")`). `$X` or `${X}` in another env value counts too
  * (`-Dpw=${X}`, expanded by Spring or an `eval`), except in envless's own path variables.
- * For envFrom: every name a script reads that the secret may supply (its X_FILE does not help:
- * envless gives an envFrom key a directory, not an X_FILE).
+ * For envFrom: every name a script or another env value reads that the secret may supply (its
+ * X_FILE does not help: envless gives an envFrom key a directory, not an X_FILE).
  */
 export function shellReads(
   container: Container,
   env: readonly EnvVar[],
   variables: readonly string[],
+  serviceLinks = true,
 ): ShellReads {
   let found: Set<string> | undefined;
   let inValues: Set<string> | undefined;
@@ -98,7 +102,8 @@ export function shellReads(
     for (const text of texts) for (const name of shellReferencedNames(text, kubelet)) names.add(name);
     for (const variable of variables)
       if (reads(texts, names, variable, true)) (found ??= new Set()).add(variable);
-    for (const name of names) if (mayComeFromEnvFrom(name, texts)) (fromEnvFrom ??= new Set()).add(name);
+    for (const name of names)
+      if (mayComeFromEnvFrom(name, texts, serviceLinks)) (fromEnvFrom ??= new Set()).add(name);
   };
   scan(strings([container.command, container.args]), true);
   for (const command of execCommands(container)) scan(strings([command]), false);
@@ -110,6 +115,10 @@ export function shellReads(
     const names = new Set(shellReferencedNames(value, true));
     for (const variable of variables)
       if (variable !== name && reads(texts, names, variable, false)) (inValues ??= new Set()).add(variable);
+    // The app (or an `eval`) reads these from the environment: an envFrom key too.
+    for (const read of names)
+      if (read !== name && mayComeFromEnvFrom(read, texts, serviceLinks))
+        (fromEnvFrom ??= new Set()).add(read);
   }
   if (!found && !inValues && !fromEnvFrom) return NO_READS;
   return {
