@@ -21,8 +21,22 @@ export function maskReferenceWords(text: string, only: (name: string) => boolean
   );
 }
 
+/**
+ * Where `secret` is masked: everywhere, even inside a longer name (`airflow-webserver` when the
+ * password is `airflow`): the output must never hold the value, and a weak default is exactly the
+ * value that also names things. Only a secret of one to three letters or digits is masked as a word
+ * of its own, or every identifier that happens to hold it would be cut up.
+ */
+export function secretPattern(secret: string): RegExp {
+  const escaped = secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return /^[A-Za-z0-9]{1,3}$/.test(secret)
+    ? new RegExp(`(?<![A-Za-z0-9_])${escaped}(?![A-Za-z0-9_])`, 'g')
+    : new RegExp(escaped, 'g');
+}
+
 /** Replaces `secret` inside `text` with its mask (used to show a URL with its password masked). */
 export function maskWithin(text: string, secret: string): string {
   if (!secret) return text;
-  return text.split(secret).join(maskSecret(secret));
+  const mask = maskSecret(secret);
+  return text.replace(secretPattern(secret), () => mask);
 }

@@ -58,6 +58,8 @@ const KEY_QUALIFIERS_BENIGN = new Set([
   's3', 'bucket', 'blob', 'file', 'sequence', 'seq', 'order', 'join', 'prefix', 'host', 'known',
   'ca', 'trusted', 'verify', 'verification', 'unique', 'natural', 'surrogate', 'i18n',
   'translation', 'locale', 'authorized', 'sorting', 'grouping', 'primary_key',
+  // A captcha site key (hCaptcha, reCAPTCHA, Turnstile) is sent to every browser; its pair is the secret key.
+  'site',
 ]);
 
 /** Words after a secret word that make the variable describe the secret rather than hold it. */
@@ -108,6 +110,10 @@ const SWITCH_PREFIXES = new Set([
 /** Words anywhere before the secret word that make a switch (`MYSQL_ALLOW_EMPTY_PASSWORD`). */
 // prettier-ignore
 const SWITCH_WORDS = new Set(['allow', 'empty', 'random', 'generate', 'skip', 'disable', 'enable', 'max', 'min']);
+
+/** Words before `jwt` that make the name a switch (`VERIFY_JWT=false`). */
+// prettier-ignore
+const JWT_SWITCHES = new Set(['verify', 'validate', 'require', 'check', 'enforce', 'use', 'enable', 'disable', 'skip']);
 
 /** Tokens that never make a name secret even though a secret word appears before them. */
 // prettier-ignore
@@ -171,6 +177,11 @@ export function tokenizeName(name: string): string[] {
 const GLUED_SUFFIXES = ['password', 'passwd', 'passphrase', 'secret', 'token', 'apikey', 'privatekey'];
 // prettier-ignore
 const GLUED_EXCEPTIONS = new Set(['nosecret', 'notoken', 'detoken', 'retoken']);
+// prettier-ignore
+const GLUED_PASS_PREFIXES = new Set([
+  'db', 'sql', 'mysql', 'pg', 'psql', 'postgres', 'mongo', 'redis', 'smtp', 'mail', 'imap', 'ftp',
+  'ldap', 'admin', 'root', 'user', 'rabbit', 'amqp',
+]);
 
 function wildcardMatch(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern.toLowerCase() === name.toLowerCase();
@@ -207,8 +218,10 @@ function secretWordAt(tokens: readonly string[], i: number): boolean {
       // Short, ambiguous words: only at the end and qualified (`GITHUB_PAT`, `SIM_PIN`, `DB_PW`).
       return last && prev !== undefined;
     case 'salt':
-    case 'jwt':
       return last;
+    case 'jwt':
+      // `VERIFY_JWT` (Supabase edge functions), `REQUIRE_JWT`: a switch about JWTs, not one.
+      return last && (prev === undefined || !JWT_SWITCHES.has(prev));
     case 'string':
     case 'strings':
       // `CONNECTION_STRING`, `ConnectionStrings__Default` usually embed a password.
@@ -238,7 +251,9 @@ function isSecretWord(word: string | undefined): boolean {
 
 function isGlued(word: string): boolean {
   if (GLUED_EXCEPTIONS.has(word) || word.startsWith('tokeniz')) return false;
-  return GLUED_SUFFIXES.some((suffix) => word.length > suffix.length && word.endsWith(suffix));
+  if (GLUED_SUFFIXES.some((suffix) => word.length > suffix.length && word.endsWith(suffix))) return true;
+  // `pass` glued to what it opens (`PAPERLESS_DBPASS`, `MYSQLPASS`); not `bypass`, `compass`.
+  return word.endsWith('pass') && GLUED_PASS_PREFIXES.has(word.slice(0, -'pass'.length));
 }
 
 // Names repeat across files and pods: remember verdicts per options object (bounded).

@@ -57,9 +57,16 @@ const PATTERNS: readonly Pattern[] = [
 /** `scheme://user:password@host`; the password is group 1. */
 const URL_CREDENTIALS = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s:/@'"]*:([^\s@/'"]+)@[^\s/'"]+/g;
 /** `Password=...;` / `pwd=...` inside ADO.NET/ODBC/JDBC style connection strings. */
-const CONNECTION_STRING_PASSWORD = /(?:^|[;?&\s])(?:password|pwd|passwd)\s*=\s*([^;&\s'"]+)/gi;
+const CONNECTION_STRING_PASSWORD = /(?:^|[;?&\s])(?:password|pwd|passwd)\s*=\s*["']?([^;&\s'"]+)/gi;
 /** `"name": "value"` pairs inside JSON text. */
 const JSON_FIELD = /"([A-Za-z0-9_.-]{2,64})"\s*:\s*"((?:[^"\\]|\\.)*)"/g;
+/**
+ * Settings written into a config file carried by a variable: Ruby/PHP/Python index assignments
+ * (`gitlab_rails['smtp_password'] = "x"` in GITLAB_OMNIBUS_CONFIG, `$CONFIG['dbpassword'] = 'x'`)
+ * and hash or array entries (`'dbpassword' => 'x'`). Group 2 is the setting, group 4 the value.
+ */
+const INDEXED_ASSIGNMENT = /\[\s*(['"])([A-Za-z0-9_.-]{2,64})\1\s*\]\s*=\s*(['"])((?:(?!\3)[^\n\\]|\\.)*)\3/g;
+const HASH_ENTRY = /(['"])([A-Za-z0-9_.-]{2,64})\1\s*=>\s*(['"])((?:(?!\3)[^\n\\]|\\.)*)\3/g;
 /** Command-line assignments: `-Dspring.datasource.password=x`, `--db-password=x`. */
 const FLAG_ASSIGNMENT = /(?:^|\s)(?:-D|--?)([A-Za-z][A-Za-z0-9_.-]{1,63})=("[^"]*"|'[^']*'|[^\s'"]+)/g;
 
@@ -139,6 +146,25 @@ export function findSecretsInText(text: string): SecretMatch[] {
         end: start + value.length,
         secret: value,
       });
+    }
+  }
+  if (text.includes('=') && (text.includes("'") || text.includes('"'))) {
+    for (const regex of [INDEXED_ASSIGNMENT, HASH_ENTRY]) {
+      regex.lastIndex = 0;
+      for (let m = regex.exec(text); m; m = regex.exec(text)) {
+        const value = m[4]!;
+        // `"#{ENV['SMTP_PASSWORD']}"`, `"${SMTP_PASSWORD}"`: read from elsewhere when the config loads.
+        if (!value || /[#$]\{|\$\(|\{\{|<%/.test(value)) continue;
+        if (!analyzeName(m[2]!).secret || classifyLiteral(value) !== 'literal') continue;
+        const start = m.index + m[0].lastIndexOf(value);
+        found.push({
+          provider: 'config-secret',
+          description: `"${m[2]}" setting`,
+          start,
+          end: start + value.length,
+          secret: value,
+        });
+      }
     }
   }
   if (text.includes('-') && text.includes('=')) {
@@ -224,6 +250,22 @@ function looksBase64(value: string): boolean {
     );
 }
 
+/** Words that make a value made of words a placeholder: `fake_mail_password`, `precompile_placeholder`. */
+// prettier-ignore
+const PLACEHOLDER_PHRASE_WORDS = new Set([
+  'fake', 'dummy', 'example', 'sample', 'placeholder', 'insecure', 'unsafe', 'changeme', 'replaceme',
+  'demo', 'notsecret',
+]);
+
+/**
+ * A value written as lowercase words joined by `_` or `-` (no digits, no capitals) that names
+ * itself a placeholder: `this_password_is_insecure_and_should_be_updated` in an example file.
+ */
+function isPlaceholderPhrase(value: string): boolean {
+  if (!/^[a-z]+(?:[-_][a-z]+)+$/.test(value)) return false;
+  return value.split(/[-_]/).some((word) => PLACEHOLDER_PHRASE_WORDS.has(word));
+}
+
 /** Classifies a whole value (not substrings). */
 export function classifyLiteral(raw: string): LiteralKind {
   const value = raw.trim();
@@ -234,7 +276,7 @@ export function classifyLiteral(raw: string): LiteralKind {
   if (/^(?:\/|\.\.?\/|~\/|[A-Za-z]:\\)[^\s]*$/.test(value) && !looksBase64(value)) return 'path';
   if (/^[a-z][a-z0-9+.-]*:\/\/[^\s@]*$/i.test(value)) return 'url';
   if (BOOLEANS.has(value.toLowerCase())) return 'boolean';
-  if (PLACEHOLDER_WORDS.test(value)) return 'placeholder';
+  if (PLACEHOLDER_WORDS.test(value) || isPlaceholderPhrase(value)) return 'placeholder';
   return 'literal';
 }
 

@@ -15,7 +15,7 @@ import { itemValues } from './compose-grants.ts';
 import type { ComposeReader, Service, Variable } from './compose-read.ts';
 import { secretBuildArgs } from './compose-secrets.ts';
 import { dockerfileSecretValues, fixDockerfile } from './dockerfile.ts';
-import { composeValueSource } from './interpolation.ts';
+import { composeValueSource, requiresVariable } from './interpolation.ts';
 import { secretNameFor } from './names.ts';
 import { dockerfileMessages } from './report.ts';
 import type { YamlEdit, YamlValue } from './yaml-edit.ts';
@@ -167,7 +167,11 @@ function planBuild(
   for (const { candidate, source } of accepted) {
     const { variable } = candidate;
     const id = secretNameFor(variable.name);
-    const { name, wanted } = ctx.claim(id, services[0]!.name, source, { build: true });
+    const { name, wanted } = ctx.claim(id, services[0]!.name, source, {
+      build: true,
+      node: nameNode(candidate.variable),
+      required: requiresVariable(candidate.variable.value),
+    });
     grants.push(name === id ? name : { source: name, target: id });
     const instead =
       dockerfile.kind === 'file' && dockerfile.text !== undefined

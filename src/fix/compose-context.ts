@@ -24,6 +24,10 @@ export interface ClaimOptions {
    * does not apply to it.
    */
   readonly build?: boolean;
+  /** Where the variable is written, for the report. */
+  readonly node?: unknown;
+  /** The value as written requires its variable (`${VAR:?err}`): compose checks it already. */
+  readonly required?: boolean;
 }
 
 export interface ConversionContext {

@@ -16,7 +16,7 @@ import { parseDotenv } from '../lint/dotenv/parse.ts';
 import type { ComposeReader, Service, Variable } from './compose-read.ts';
 import { secretEnvironment } from './compose-secrets.ts';
 import { imageReadsFileVariant } from './images.ts';
-import { composeValueSource } from './interpolation.ts';
+import { composeValueSource, requiresVariable } from './interpolation.ts';
 import { fileVariableFor, secretMountPath, secretNameFor } from './names.ts';
 import type { YamlEdit } from './yaml-edit.ts';
 
@@ -138,6 +138,8 @@ function convertVariable(
   const base = secretNameFor(variable.name);
   const { name, wanted } = ctx.claim(base, services[0]!.name, source, {
     avoid: mountedElsewhere(reader, services),
+    node: nameNode(variable),
+    required: requiresVariable(variable.value),
   });
   claimed.add(name);
 

@@ -17,7 +17,8 @@ import { dirname, join, resolve } from 'node:path';
 import { isMap } from 'yaml';
 import type { Document, LineCounter } from 'yaml';
 import { CliError } from '../cli/errors.ts';
-import type { NameOptions } from '../detect/index.ts';
+import { assessVariable, type NameOptions } from '../detect/index.ts';
+import { parseDotenv } from '../lint/dotenv/parse.ts';
 import { planBuildArgs } from './compose-build.ts';
 import {
   nameNode,
@@ -29,7 +30,7 @@ import {
 } from './compose-context.ts';
 import { planEnvironment } from './compose-environment.ts';
 import { planDefinitions, planGrants } from './compose-grants.ts';
-import { ComposeReader } from './compose-read.ts';
+import { ComposeReader, type Service } from './compose-read.ts';
 import { parseCompose, secretsIn, secretValuesIn } from './compose-secrets.ts';
 import { displayPath, type ProjectFiles } from './files.ts';
 import type { ValueSource } from './interpolation.ts';
@@ -131,6 +132,15 @@ export function fixComposeFiles(
           `service "${service.name}" extends a service of ${shown}, which is not fixed by this run (its environment stays as it is); fix it with -f ${shown}`,
         );
       }
+      for (const left of envFileSecrets(reader, options, files)) {
+        result.sensitive.push(...left.values);
+        const keys = left.keys.join(', ');
+        result.skipped.push({
+          file: file.display,
+          ...lineOf(file, left.node),
+          text: `env_file ${left.shown} of ${servicesLabel(left.services)} sets ${left.keys.length > 1 ? 'secrets' : 'secret'} ${keys}, left as is: every key of an env_file becomes an environment variable, and the fix does not rewrite env_file; stop passing ${left.keys.length > 1 ? 'them' : 'it'} through env_file (a file compose reads for interpolation need not be an env_file), list ${left.keys.length > 1 ? 'them' : 'it'} under environment: as KEY: \${KEY}, and run the fix again`,
+        });
+      }
       registry.collect(reader, options.projectDir);
       result.sensitive.push(...secretValuesIn(doc, options.names));
     }
@@ -141,6 +151,74 @@ export function fixComposeFiles(
     if (text !== file.text) files.write(file.path, `${file.bom}${text}`);
   }
   return result;
+}
+
+function lineOf(file: ParsedCompose, node: unknown): { line?: number } {
+  const at = (node as { range?: readonly number[] | null } | undefined)?.range?.[0];
+  return at === undefined ? {} : { line: file.lines.linePos(at).line };
+}
+
+interface EnvFileSecrets {
+  /** Where the path is first written. */
+  readonly node: unknown;
+  readonly shown: string;
+  readonly services: Service[];
+  readonly keys: string[];
+  /** The secret values, to mask wherever text is shown. */
+  readonly values: string[];
+}
+
+/**
+ * The `env_file:`s of the services that set secrets (graded as the linter's compose/env-file-secret
+ * grades them), one entry per file with every service that reads it. Paths resolve from the project
+ * directory, as compose resolves them; a missing or unreadable file sets nothing.
+ */
+function envFileSecrets(
+  reader: ComposeReader,
+  options: ComposeFixOptions,
+  files: ProjectFiles,
+): EnvFileSecrets[] {
+  const found = new Map<string, EnvFileSecrets>();
+  for (const service of reader.services()) {
+    const node = reader.get(service.map, 'env_file');
+    const items = reader.seq(node)?.items ?? (node === undefined ? [] : [node]);
+    for (const item of items) {
+      const pathNode = reader.map(item) ? reader.get(item, 'path') : item;
+      const path = reader.text(pathNode);
+      if (path === undefined || path.includes('$')) continue;
+      const absolute = resolve(options.projectDir, path);
+      const known = found.get(absolute);
+      if (known) {
+        if (!known.services.includes(service)) known.services.push(service);
+        continue;
+      }
+      let text: string | undefined;
+      try {
+        text = files.read(absolute);
+      } catch {
+        continue;
+      }
+      if (text === undefined) continue;
+      const keys: string[] = [];
+      const values: string[] = [];
+      for (const entry of parseDotenv(text)) {
+        const assessment = assessVariable(entry.key, entry.value, 'compose-env', options.names);
+        if (!assessment) continue;
+        if (!keys.includes(entry.key)) keys.push(entry.key);
+        if (assessment.secret) values.push(assessment.secret);
+        if (entry.value !== '') values.push(entry.value);
+      }
+      if (keys.length > 0)
+        found.set(absolute, {
+          node: pathNode,
+          shown: displayPath(absolute, files.cwd),
+          services: [service],
+          keys,
+          values,
+        });
+    }
+  }
+  return [...found.values()];
 }
 
 /** Marks the secret names another compose file defines as taken; a missing or broken file has none. */
@@ -222,6 +300,9 @@ class FilePlanner implements ConversionContext {
   #spliceable = true;
   /** `service\0kind\0name` of every secret left as is, for the final self-check. */
   readonly #left = new Set<string>();
+  /** Host variables already noted as needed by an `environment:` secret. */
+  readonly #unsetNoted = new Set<string>();
+  #dotenv: ReadonlySet<string> | undefined;
 
   constructor(
     file: ParsedCompose,
@@ -342,9 +423,44 @@ class FilePlanner implements ConversionContext {
     const external = this.options.external && options.build !== true;
     const claim = this.#registry.claim(candidates, (name) => this.#wanted(source, name, external));
     if (claim.added) this.#added.push({ name: claim.name, wanted: claim.wanted });
-    if (claim.wanted.definition.environment !== undefined) this.result.environmentSourced = true;
+    if (claim.wanted.definition.environment !== undefined) {
+      this.result.environmentSourced = true;
+      if (source.kind === 'variable' && options.required !== true)
+        this.#noteUnset(source.variable, options.node);
+    }
     this.#saveValue(claim.wanted);
     return claim;
+  }
+
+  /**
+   * Compose refuses to start (`environment variable "X" required by file "x" is not set`) while the
+   * variable of an `environment:` secret is unset, where `KEY`, `${X}` or `${X:-}` just gave no or
+   * an empty variable: optional settings (Sentry's OPENAI_API_KEY, Plausible's SMTP_USER_PWD) would
+   * stop the whole project. Said once per variable that the project's .env does not define.
+   */
+  #noteUnset(variable: string, node: unknown): void {
+    if (this.#unsetNoted.has(variable) || this.#dotenvKeys().has(variable)) return;
+    this.#unsetNoted.add(variable);
+    this.result.notes.push(
+      this.message(
+        node,
+        `after the fix, docker compose up fails while $${variable} is unset (a secret read from the environment needs its variable; before, an unset ${variable} meant an empty or no variable): define ${variable} in .env or in the environment that runs compose`,
+      ),
+    );
+  }
+
+  /** The keys the project's .env defines (compose reads it for interpolation). */
+  #dotenvKeys(): ReadonlySet<string> {
+    if (this.#dotenv === undefined) {
+      let text: string | undefined;
+      try {
+        text = this.files.read(join(this.options.projectDir, '.env'));
+      } catch {
+        text = undefined;
+      }
+      this.#dotenv = new Set(text === undefined ? [] : parseDotenv(text).map((entry) => entry.key));
+    }
+    return this.#dotenv;
   }
 
   #wanted(source: ConvertibleSource, name: string, external: boolean): Wanted {

@@ -20,6 +20,10 @@ const GRAFANA: VariableTest = prefixed('GF_');
 /** Repository (registry, tag and digest stripped, `library/` dropped) -> variables it reads from files. */
 const FILE_ENV_IMAGES: ReadonlyMap<string, VariableTest> = new Map([
   ['postgres', oneOf(...POSTGRES)],
+  // Built FROM the official postgres image, so its entrypoint (file_env) is theirs.
+  ['pgvector/pgvector', oneOf(...POSTGRES)],
+  ['postgis/postgis', oneOf(...POSTGRES)],
+  ['timescale/timescaledb', oneOf(...POSTGRES)],
   ['mysql', oneOf(...MYSQL)],
   ['mariadb', prefixed('MARIADB_', 'MYSQL_')],
   ['mongo', oneOf('MONGO_INITDB_ROOT_USERNAME', 'MONGO_INITDB_ROOT_PASSWORD')],
@@ -42,6 +46,8 @@ const FILE_ENV_IMAGES: ReadonlyMap<string, VariableTest> = new Map([
       'OBJECTSTORE_SWIFT_USER_PASSWORD',
     ),
   ],
+  // n8n documents `_FILE` for its database settings (docs: "Database environment variables").
+  ['n8nio/n8n', (variable) => variable === 'DB_TYPE' || variable.startsWith('DB_POSTGRESDB_')],
   ['grafana/grafana', GRAFANA],
   ['grafana/grafana-oss', GRAFANA],
   ['grafana/grafana-enterprise', GRAFANA],

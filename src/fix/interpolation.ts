@@ -9,8 +9,13 @@ export type ValueSource =
 
 const NAME = '[A-Za-z_][A-Za-z0-9_]*';
 /** `$VAR`, `${VAR}`, `${VAR?err}`, `${VAR:?err}` and an empty default (`${VAR:-}`): the variable as is. */
-const WHOLE_VARIABLE = new RegExp(`^\\$(?:(${NAME})|\\{(${NAME})(?::?\\?[^}]*|:?-)?\\})$`);
+const WHOLE_VARIABLE = new RegExp(`^\\$(?:(${NAME})|\\{(${NAME})(:?\\?[^}]*|:?-)?\\})$`);
 const DEFAULTED = new RegExp(`^\\$\\{(${NAME}):?[-+][^}]*\\}$`);
+
+/** `${VAR?err}`, `${VAR:?err}`: compose already refuses to start while VAR is unset. */
+export function requiresVariable(value: string | undefined): boolean {
+  return value !== undefined && WHOLE_VARIABLE.exec(value)?.[3]?.includes('?') === true;
+}
 
 /** Classifies a compose `environment:`/`args:` value (`undefined`: no value, taken from the host). */
 export function composeValueSource(name: string, value: string | undefined): ValueSource {

@@ -2,6 +2,7 @@
 // lines, and secrets left in place), so every known secret is masked before diffing, in each form
 // a YAML or compose file may spell it.
 import { analyzeName, maskReferenceWords, maskSecret } from '../detect/index.ts';
+import { secretPattern } from '../detect/mask.ts';
 
 /** The ways `secret` may be written in a file: as is, YAML-escaped, compose-escaped, line by line. */
 function spellings(secret: string): string[] {
@@ -26,13 +27,8 @@ export function maskSecrets(text: string, secrets: Iterable<string>): string {
   }
   let masked = text;
   for (const form of [...forms.keys()].sort((a, b) => b.length - a.length)) {
-    const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    // A short secret is masked only as a word of its own, not inside every identifier.
-    const pattern =
-      form.length < 4
-        ? new RegExp(`(?<![A-Za-z0-9_])${escaped}(?![A-Za-z0-9_])`, 'g')
-        : new RegExp(escaped, 'g');
-    masked = masked.replace(pattern, () => forms.get(form)!);
+    // A secret of up to three characters is masked only as a word of its own.
+    masked = masked.replace(secretPattern(form), () => forms.get(form)!);
   }
   // `${SECRET_NAME:-default}` left in place: its default is masked as the linter masks it.
   return maskReferenceWords(masked, (name) => analyzeName(name).secret);

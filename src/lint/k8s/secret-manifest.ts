@@ -1,6 +1,6 @@
 // Secret manifests with real values: `data` (base64, which is encoding, not encryption) and
 // `stringData` (plain text). Empty, placeholder and templated values are fine to commit.
-import { classifyLiteral } from '../../detect/index.ts';
+import { analyzeName, classifyLiteral, findSecretsInText, tokenizeName } from '../../detect/index.ts';
 import { at } from '../yaml.ts';
 import type { OncePerPlace, YamlDocument, YMap } from '../yaml.ts';
 
@@ -17,8 +17,30 @@ function isCertificate(value: string): boolean {
   return /^\s*-----BEGIN CERTIFICATE-----/.test(value) && !/PRIVATE KEY-----/.test(value);
 }
 
-function holdsRealValue(value: string): boolean {
-  return classifyLiteral(value) === 'literal' && !isCertificate(value);
+/** The last word of a key that names where or as whom to connect, not a credential. */
+// prettier-ignore
+const IDENTITY_WORDS = new Set([
+  'user', 'username', 'login', 'email', 'host', 'hostname', 'port', 'database', 'db', 'dbname',
+  'namespace', 'region', 'endpoint', 'url', 'uri', 'bucket',
+]);
+
+/**
+ * Keys such as `admin-user`, `username`, `host` or `database` beside a password (Grafana's admin
+ * Secret, database connection Secrets): the data is committed, but it is no credential, and the
+ * password key next to it is what gets reported. A credential-shaped value still counts.
+ */
+function namesNoCredential(key: string, value: string): boolean {
+  const last = tokenizeName(key).at(-1);
+  return (
+    last !== undefined &&
+    IDENTITY_WORDS.has(last) &&
+    !analyzeName(key).secret &&
+    findSecretsInText(value).length === 0
+  );
+}
+
+function holdsRealValue(key: string, value: string): boolean {
+  return classifyLiteral(value) === 'literal' && !isCertificate(value) && !namesNoCredential(key, value);
 }
 
 export function checkSecretManifest(
@@ -46,7 +68,7 @@ export function checkSecretManifest(
       }));
       continue;
     }
-    if (!holdsRealValue(decoded)) continue;
+    if (!holdsRealValue(entry.key, decoded)) continue;
     found.add(`k8s/secret-manifest@${place.offset}`, owner, () => ({
       ruleId: 'k8s/secret-manifest',
       ...at(place),
@@ -57,7 +79,7 @@ export function checkSecretManifest(
   }
   for (const entry of doc.entries(doc.get(secret, 'stringData'))) {
     const value = doc.text(entry.value);
-    if (value === undefined || !holdsRealValue(value)) continue;
+    if (value === undefined || !holdsRealValue(entry.key, value)) continue;
     const place = doc.place(entry.keyNode, true);
     if (!place) continue;
     found.add(`k8s/secret-manifest@${place.offset}`, owner, () => ({
