@@ -78,12 +78,13 @@ export function mergeRecord(
   added: ReadonlyMap<string, readonly string[]>,
 ): string {
   const out: ConversionRecord = {};
-  const containers = new Set([...Object.keys(existing), ...added.keys()]);
-  for (const container of [...containers].sort()) {
+  const containers = Object.keys(existing);
+  for (const container of added.keys()) if (!Object.hasOwn(existing, container)) containers.push(container);
+  for (const container of containers.sort()) {
     const before = existing[container];
     const now = added.get(container);
-    // One pass over one container converts each variable once: no duplicates to drop then.
-    const entries = before ? [...new Set(now ? [...before, ...now] : before)] : now!.slice();
+    // One pass over one container converts each variable once: duplicates only come from merging.
+    const entries = !before ? now!.slice() : now ? [...new Set([...before, ...now])] : before.slice();
     out[container] = entries.sort();
   }
   return JSON.stringify(out);
@@ -100,6 +101,13 @@ const RECORD_LIMIT = 32 * 1024;
  * left as it was. A record the API server refused would refuse the whole pod.
  */
 export function recordWithinLimits(record: string, annotations: Annotations): string | undefined {
+  // Fast path: at most 3 UTF-8 bytes per UTF-16 unit, so short texts fit without counting bytes.
+  let upper = record.length;
+  for (const key in annotations) {
+    const value = annotations[key];
+    if (key !== ANNOTATION.converted && typeof value === 'string') upper += key.length + value.length;
+  }
+  if (upper * 3 <= RECORD_LIMIT) return record;
   let others = 0;
   for (const [key, value] of Object.entries(annotations)) {
     if (key !== ANNOTATION.converted && typeof value === 'string')

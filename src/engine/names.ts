@@ -87,8 +87,16 @@ export const SECRETS_DIR_PREFIX = 'ENVLESS_SECRETS_DIR_';
 
 /** `db-creds` -> `ENVLESS_SECRETS_DIR_DB_CREDS`: where an `envFrom` secret's files are. */
 export function secretsDirVariableName(secret: string): string {
-  return `${SECRETS_DIR_PREFIX}${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+  let name = secretsDirNames.get(secret);
+  if (name === undefined) {
+    name = `${SECRETS_DIR_PREFIX}${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+    // Secret names repeat across pods and calls; bounded so that a stream of new names cannot grow it.
+    if (secretsDirNames.size >= 4096) secretsDirNames.clear();
+    secretsDirNames.set(secret, name);
+  }
+  return name;
 }
+const secretsDirNames = new Map<string, string>();
 
 /**
  * Problem with a mount root, or undefined when it is usable. One rule for the webhook's settings,
