@@ -42,68 +42,36 @@ import {
   pod,
   secretRef,
   sortKeys,
+  dirVariable,
 } from './helpers.ts';
+import {
+  DIR,
+  DNS_LABEL,
+  NONE,
+  OTHER,
+  alias,
+  allOf,
+  canRead,
+  clean,
+  configMapKeyRefArb,
+  envFromArbOf,
+  expand,
+  fieldRefArb,
+  isKubeletWritten,
+  literalArb,
+  modeArb,
+  mountOrder,
+  secretKeyRefArb,
+  secretVolumeArb,
+  textArbOf,
+  under,
+  volumeNamed,
+} from './kubelet-model.ts';
+import type { Item } from './kubelet-model.ts';
 
 // ================================================================================================
 // The oracle
 // ================================================================================================
-
-/** Go's filepath.Clean (lexical). */
-function clean(path: string): string {
-  const absolute = path.startsWith('/');
-  const out: string[] = [];
-  for (const segment of path.split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!absolute) out.push('..');
-      continue;
-    }
-    out.push(segment);
-  }
-  const joined = out.join('/');
-  return absolute ? `/${joined}` : joined || '.';
-}
-
-/** `/var/run` is a symlink to `/run` in the images we model; the runtime resolves it. */
-function alias(path: string): string {
-  if (path === '/var/run') return '/run';
-  return path.startsWith('/var/run/') ? path.slice(4) : path;
-}
-
-function within(path: string, dir: string): boolean {
-  return path === dir || dir === '/' || path.startsWith(`${dir}/`);
-}
-
-/** containerd/CRI-O sort mounts by the number of separators of the cleaned path (stable sort). */
-function depth(path: string): number {
-  return (clean(path).match(/\//g) ?? []).length;
-}
-
-/** The kubelet's `$(VAR)` expansion (third_party/forked/golang/expansion). */
-export function expand(input: string, lookup: (name: string) => string | undefined): string {
-  let out = '';
-  let checkpoint = 0;
-  for (let cursor = 0; cursor < input.length; cursor++) {
-    if (input[cursor] !== '$' || cursor + 1 >= input.length) continue;
-    out += input.slice(checkpoint, cursor);
-    const next = input[cursor + 1];
-    let advance = 1;
-    if (next === '$') out += '$';
-    else if (next === '(') {
-      const close = input.indexOf(')', cursor + 2);
-      if (close === -1) out += '$(';
-      else {
-        const name = input.slice(cursor + 2, close);
-        out += lookup(name) ?? `$(${name})`;
-        advance = close - cursor;
-      }
-    } else out += `$${next}`;
-    cursor += advance;
-    checkpoint = cursor + 1;
-  }
-  return out + input.slice(checkpoint);
-}
 
 /** Which Secrets and ConfigMaps exist in the namespace, with which keys. */
 interface World {
@@ -236,10 +204,6 @@ type Content =
   | { readonly kind: 'dir' }
   | { readonly kind: 'none' };
 
-const OTHER: Content = { kind: 'other' };
-const DIR: Content = { kind: 'dir' };
-const NONE: Content = { kind: 'none' };
-
 /** What the kubelet writes into a volume in a world (atomic writer payload), or why setup fails. */
 interface Payload {
   /** Not written by the kubelet from API objects (emptyDir, hostPath, PVC...): content unknown. */
@@ -248,17 +212,11 @@ interface Payload {
   readonly failed?: string;
 }
 
-interface KeyItem {
-  key?: string;
-  path?: string;
-  mode?: number;
-}
-
 function addSource(
   files: Map<string, Content>,
   kind: 'secret' | 'configMap',
   name: string | undefined,
-  items: readonly KeyItem[] | undefined,
+  items: readonly Item[] | undefined,
   optional: boolean,
   world: World,
   defaultMode: number | undefined,
@@ -286,8 +244,8 @@ function payloadOf(volume: Volume | undefined, world: World): Payload {
   if (!volume) return { opaque: true, files, failed: 'no such volume' };
   let failed: string | undefined;
   const v = volume as Volume & {
-    configMap?: { name?: string; items?: KeyItem[]; optional?: boolean };
-    downwardAPI?: { items?: KeyItem[] };
+    configMap?: { name?: string; items?: Item[]; optional?: boolean };
+    downwardAPI?: { items?: Item[] };
   };
   if (v.secret) {
     const { secretName, items, optional, defaultMode } = v.secret;
@@ -307,9 +265,9 @@ function payloadOf(volume: Volume | undefined, world: World): Payload {
   } else if (v.projected) {
     for (const raw of v.projected.sources ?? []) {
       const source = raw as {
-        secret?: { name?: string; items?: KeyItem[]; optional?: boolean };
-        configMap?: { name?: string; items?: KeyItem[]; optional?: boolean };
-        downwardAPI?: { items?: KeyItem[] };
+        secret?: { name?: string; items?: Item[]; optional?: boolean };
+        configMap?: { name?: string; items?: Item[]; optional?: boolean };
+        downwardAPI?: { items?: Item[] };
         serviceAccountToken?: { path?: string };
       };
       const mode = v.projected.defaultMode;
@@ -341,14 +299,6 @@ function payloadOf(volume: Volume | undefined, world: World): Payload {
   return failed === undefined ? { opaque: false, files } : { opaque: false, files, failed };
 }
 
-function allContainersOf(p: Pod): Container[] {
-  return [
-    ...(p.spec?.initContainers ?? []),
-    ...(p.spec?.containers ?? []),
-    ...(p.spec?.ephemeralContainers ?? []),
-  ];
-}
-
 /**
  * kubelet getNestedMountpoints: directories (relative to the volume) it creates inside a secret,
  * configMap, projected or downwardAPI volume for mounts nested below one of its mounts, in any
@@ -356,7 +306,7 @@ function allContainersOf(p: Pod): Container[] {
  */
 function nestedMountpoints(p: Pod, volumeName: string): string[] {
   const out: string[] = [];
-  for (const c of allContainersOf(p)) {
+  for (const c of allOf(p)) {
     const mounts = c.volumeMounts ?? [];
     const all = mounts.map((m) => clean(m.mountPath)).sort();
     for (const mine of mounts.filter((m) => m.name === volumeName).map((m) => clean(m.mountPath))) {
@@ -386,18 +336,6 @@ function lookupInVolume(payload: Payload, nested: readonly string[], rel: string
   return NONE;
 }
 
-function volumeOf(p: Pod, name: string): Volume | undefined {
-  return (p.spec?.volumes ?? []).find((v) => v.name === name);
-}
-
-/** Mounts in the order the runtime applies them. */
-function mountOrder(c: Container): VolumeMount[] {
-  return (c.volumeMounts ?? [])
-    .map((mount, index) => ({ mount, index, depth: depth(mount.mountPath) }))
-    .sort((a, b) => a.depth - b.depth || a.index - b.index)
-    .map((entry) => entry.mount);
-}
-
 function subPathRelative(mount: VolumeMount, rel: string): string {
   if (!mount.subPath) return rel;
   const base = clean(mount.subPath);
@@ -409,12 +347,12 @@ function resolvePath(p: Pod, c: Container, world: World, path: string): Content 
   if (!path.startsWith('/')) return NONE;
   const target = alias(clean(path));
   let winner: VolumeMount | undefined;
-  for (const mount of mountOrder(c)) if (within(target, alias(clean(mount.mountPath)))) winner = mount;
+  for (const mount of mountOrder(c)) if (under(target, alias(clean(mount.mountPath)))) winner = mount;
   if (!winner) return OTHER; // the image's own files
   if (winner.subPathExpr) return OTHER;
   const dir = alias(clean(winner.mountPath));
   const rel = subPathRelative(winner, target === dir ? '' : target.slice(dir === '/' ? 1 : dir.length + 1));
-  const volume = volumeOf(p, winner.name);
+  const volume = volumeNamed(p, winner.name);
   return lookupInVolume(payloadOf(volume, world), nestedMountpoints(p, winner.name), rel);
 }
 
@@ -436,7 +374,7 @@ function readableSecrets(p: Pod, c: Container, world: World, env: EffectiveEnv):
     if (name) for (const key of world.secrets.get(name) ?? []) readable.add(`${name}/${key}`);
   }
   for (const mount of c.volumeMounts ?? []) {
-    const payload = payloadOf(volumeOf(p, mount.name), world);
+    const payload = payloadOf(volumeNamed(p, mount.name), world);
     if (payload.opaque) continue;
     const nested = nestedMountpoints(p, mount.name);
     const base = mount.subPath ? clean(mount.subPath) : undefined;
@@ -461,7 +399,7 @@ function podStartProblem(p: Pod, world: World): string | undefined {
   }
   const mounted = new Set(regular.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name)));
   for (const name of mounted) {
-    const failed = payloadOf(volumeOf(p, name), world).failed;
+    const failed = payloadOf(volumeNamed(p, name), world).failed;
     if (failed) return `volume ${name}: ${failed}`;
   }
   return undefined;
@@ -477,45 +415,10 @@ function ephemeralStartProblem(p: Pod, c: Container, world: World): string | und
   const running = new Set(regular.flatMap((x) => (x.volumeMounts ?? []).map((m) => m.name)));
   for (const mount of c.volumeMounts ?? []) {
     if (running.has(mount.name)) continue;
-    const failed = payloadOf(volumeOf(p, mount.name), world).failed;
+    const failed = payloadOf(volumeNamed(p, mount.name), world).failed;
     if (failed) return `volume ${mount.name}: ${failed}`;
   }
   return undefined;
-}
-
-/**
- * Whether the container's processes can read a secret file of this mode. Files belong to root; with
- * `fsGroup` the kubelet gives them that group, adds group read, and every container has the group.
- * A container with no user in its spec may run as root (most images): its files count as readable.
- */
-function canRead(p: Pod, c: Container, mode: number): boolean {
-  const pod = (p.spec?.securityContext ?? {}) as {
-    fsGroup?: number;
-    runAsUser?: number;
-    runAsGroup?: number;
-    runAsNonRoot?: boolean;
-  };
-  const own = (c.securityContext ?? {}) as {
-    runAsUser?: number;
-    runAsGroup?: number;
-    runAsNonRoot?: boolean;
-  };
-  if (pod.fsGroup !== undefined || (mode & 0o004) !== 0) return true;
-  const uid = own.runAsUser ?? pod.runAsUser;
-  const nonRoot = uid !== undefined ? uid !== 0 : (own.runAsNonRoot ?? pod.runAsNonRoot) === true;
-  if (!nonRoot) return true;
-  return (own.runAsGroup ?? pod.runAsGroup) === 0 && (mode & 0o040) !== 0;
-}
-
-function dirVariable(secret: string): string {
-  return `ENVLESS_SECRETS_DIR_${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-function isKubeletVolume(volume: Volume | undefined): boolean {
-  const v = volume as (Volume & { configMap?: unknown; downwardAPI?: unknown }) | undefined;
-  return Boolean(v && (v.secret || v.projected || v.configMap || v.downwardAPI));
 }
 
 /** Why an item path would be refused (validateLocalNonReservedPath) or unwritable. */
@@ -535,7 +438,7 @@ function validityProblems(input: Pod, out: Pod, options: EngineOptions): string[
   const names = volumes.map((v) => v.name);
   if (new Set(names).size !== names.length) problems.push(`duplicate volume names ${names.join(',')}`);
   for (const volume of volumes) {
-    const before = volumeOf(input, volume.name);
+    const before = volumeNamed(input, volume.name);
     if (before && isDeepStrictEqual(before, volume)) continue;
     if (options.operation === 'UPDATE-ephemeral')
       problems.push(`volume ${volume.name} changed on an ephemeral update`);
@@ -544,7 +447,7 @@ function validityProblems(input: Pod, out: Pod, options: EngineOptions): string[
     const paths: string[] = [];
     const sources = volume.projected?.sources ?? (volume.secret ? [{ secret: volume.secret }] : []);
     for (const source of sources)
-      for (const item of (source.secret?.items ?? []) as KeyItem[]) {
+      for (const item of (source.secret?.items ?? []) as Item[]) {
         const problem = itemPathProblem(item.path ?? '');
         if (problem) problems.push(`volume ${volume.name}: item path ${item.path} ${problem}`);
         paths.push(clean(item.path ?? ''));
@@ -554,16 +457,16 @@ function validityProblems(input: Pod, out: Pod, options: EngineOptions): string[
       for (const b of paths)
         if (b.startsWith(`${a}/`)) problems.push(`volume ${volume.name}: ${b} below file ${a}`);
   }
-  for (const c of allContainersOf(out)) {
+  for (const c of allOf(out)) {
     const mounts = c.volumeMounts ?? [];
     const paths = mounts.map((m) => m.mountPath);
     if (new Set(paths).size !== paths.length) problems.push(`${c.name}: duplicate mount paths`);
-    const before = allContainersOf(input).find((x) => x.name === c.name);
+    const before = allOf(input).find((x) => x.name === c.name);
     const added = mounts.slice(before?.volumeMounts?.length ?? 0);
     const order = mountOrder(c);
     for (const mount of added) {
       const where = `${c.name}: added mount ${mount.mountPath}`;
-      if (!volumeOf(out, mount.name)) problems.push(`${where} names no volume`);
+      if (!volumeNamed(out, mount.name)) problems.push(`${where} names no volume`);
       if (
         !mount.mountPath.startsWith('/') ||
         mount.mountPath.split('/').includes('..') ||
@@ -579,15 +482,15 @@ function validityProblems(input: Pod, out: Pod, options: EngineOptions): string[
         if (other === mount) continue;
         const otherDir = alias(clean(other.mountPath));
         if (otherDir === dir) problems.push(`${where} collides with ${other.mountPath}`);
-        else if (within(otherDir, dir)) problems.push(`${where} covers ${other.mountPath}`);
-        else if (within(dir, otherDir)) {
+        else if (under(otherDir, dir)) problems.push(`${where} covers ${other.mountPath}`);
+        else if (under(dir, otherDir)) {
           if (order.indexOf(other) > position) problems.push(`${where} is hidden by ${other.mountPath}`);
-          const parent = volumeOf(out, other.name) as (Volume & { emptyDir?: unknown }) | undefined;
-          const lexical = within(clean(mount.mountPath), clean(other.mountPath));
+          const parent = volumeNamed(out, other.name) as (Volume & { emptyDir?: unknown }) | undefined;
+          const lexical = under(clean(mount.mountPath), clean(other.mountPath));
           const holds =
             !other.subPath &&
             !other.subPathExpr &&
-            ((isKubeletVolume(parent) && lexical) ||
+            ((isKubeletWritten(parent) && lexical) ||
               (parent?.emptyDir !== undefined && other.readOnly !== true));
           if (!holds)
             problems.push(`${where} is nested in ${other.mountPath}, which cannot hold a mount point`);
@@ -645,8 +548,8 @@ function judge(
       .map((s) => s.trim())
       .filter(Boolean),
   );
-  const before = allContainersOf(input);
-  const after = allContainersOf(out);
+  const before = allOf(input);
+  const after = allOf(out);
   if (
     !isDeepStrictEqual(
       before.map((c) => c.name),
@@ -836,79 +739,19 @@ const ITEM_PATHS = ['password', 'a/b', 'db/password', 'envless', 'p$$w', '$(X)',
 const secretArb = fc.constantFrom(...SECRETS);
 const keyArb = fc.constantFrom(...KEYS);
 const varArb = fc.constantFrom(...VARS);
-const optionalArb = fc.constantFrom<boolean | undefined>(undefined, undefined, true, false);
-
-const textArb = fc.oneof(
-  fc.constantFrom(
-    'plain',
-    '',
-    '/etc/app.conf',
-    '/run/secrets/db',
-    '/run/secrets/envless/db/password',
-    '/etc/db/password',
-  ),
-  varArb.map((v) => `$(${v})`),
-  varArb.map((v) => `$$(${v})`),
-  varArb.map((v) => `$$$(${v})`),
-  fc.tuple(varArb, varArb).map(([a, b]) => `a-$(${a})-$(${b})`),
+const textArb = textArbOf(
+  ['plain', '', '/etc/app.conf', '/run/secrets/db', '/run/secrets/envless/db/password', '/etc/db/password'],
+  varArb,
 );
 
 const envArb: fc.Arbitrary<EnvVar> = fc.oneof(
-  {
-    weight: 5,
-    arbitrary: fc
-      .record({ name: varArb, secret: secretArb, key: keyArb, optional: optionalArb })
-      .map(({ name, secret, key, optional }) => keyRef(name, secret, key, optional)),
-  },
-  {
-    weight: 3,
-    arbitrary: fc.record({ name: varArb, value: textArb }).map(({ name, value }) => literal(name, value)),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({
-        name: varArb,
-        cm: fc.constantFrom(...CONFIG_MAPS),
-        key: fc.constantFrom(...CM_KEYS),
-        optional: optionalArb,
-      })
-      .map(({ name, cm, key, optional }) => ({
-        name,
-        valueFrom: {
-          configMapKeyRef: optional === undefined ? { name: cm, key } : { name: cm, key, optional },
-        },
-      })),
-  },
-  {
-    weight: 1,
-    arbitrary: varArb.map((name) => ({ name, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } })),
-  },
+  { weight: 5, arbitrary: secretKeyRefArb(varArb, SECRETS, KEYS) },
+  { weight: 3, arbitrary: literalArb(varArb, textArb) },
+  { weight: 1, arbitrary: configMapKeyRefArb(varArb, CONFIG_MAPS, CM_KEYS) },
+  { weight: 1, arbitrary: fieldRefArb(varArb) },
 );
 
-const envFromArb: fc.Arbitrary<EnvFromSource> = fc.oneof(
-  {
-    weight: 3,
-    arbitrary: fc
-      .record({ secret: secretArb, prefix: fc.constantFrom(...PREFIXES), optional: optionalArb })
-      .map(({ secret, prefix, optional }) =>
-        secretRef(secret, prefix === undefined ? { optional } : { prefix, optional }),
-      ),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .record({
-        cm: fc.constantFrom(...CONFIG_MAPS),
-        prefix: fc.constantFrom(...PREFIXES),
-        optional: optionalArb,
-      })
-      .map(({ cm, prefix, optional }) => ({
-        ...(prefix === undefined ? {} : { prefix }),
-        configMapRef: optional === undefined ? { name: cm } : { name: cm, optional },
-      })),
-  },
-);
+const envFromArb = envFromArbOf(SECRETS, CONFIG_MAPS, PREFIXES);
 
 const itemsArb = fc
   .uniqueArray(
@@ -922,7 +765,6 @@ const itemsArb = fc
   .map((items) =>
     items.map(({ key, path, mode }) => (mode === undefined ? { key, path } : { key, path, mode })),
   );
-const defaultModeArb = fc.constantFrom(undefined, undefined, 0o400, 0o440);
 
 type Source = NonNullable<NonNullable<Volume['projected']>['sources']>[number];
 
@@ -954,8 +796,8 @@ function dedupeSources(sources: Source[]): Source[] {
   return sources.map((source) => {
     const s = source as {
       serviceAccountToken?: { path: string };
-      secret?: { items?: KeyItem[] };
-      configMap?: { items?: KeyItem[] };
+      secret?: { items?: Item[] };
+      configMap?: { items?: Item[] };
     };
     if (s.serviceAccountToken) {
       if (seen.has(s.serviceAccountToken.path))
@@ -975,28 +817,11 @@ function dedupeSources(sources: Source[]): Source[] {
 }
 
 const volumeBodyArb: fc.Arbitrary<Omit<Volume, 'name'>> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc
-      .record({
-        secretName: secretArb,
-        items: fc.option(itemsArb, { nil: undefined }),
-        optional: fc.constantFrom(undefined, true),
-        defaultMode: defaultModeArb,
-      })
-      .map(({ secretName, items, optional, defaultMode }) => ({
-        secret: {
-          secretName,
-          ...(items ? { items } : {}),
-          ...(optional ? { optional } : {}),
-          ...(defaultMode === undefined ? {} : { defaultMode }),
-        },
-      })),
-  },
+  { weight: 4, arbitrary: secretVolumeArb(SECRETS, itemsArb) },
   {
     weight: 3,
     arbitrary: fc
-      .tuple(fc.array(sourceArb, { minLength: 1, maxLength: 3 }), defaultModeArb)
+      .tuple(fc.array(sourceArb, { minLength: 1, maxLength: 3 }), modeArb)
       .map(([sources, defaultMode]) => ({
         projected: { sources: dedupeSources(sources), ...(defaultMode === undefined ? {} : { defaultMode }) },
       })),
@@ -1338,13 +1163,13 @@ function convert(input: Pod, options: EngineOptions = {}, extra: World[] = []): 
 }
 
 function env(p: Pod, containerName: string, name: string): string | undefined {
-  return allContainersOf(p)
+  return allOf(p)
     .find((c) => c.name === containerName)
     ?.env?.find((e) => e.name === name)?.value;
 }
 
 function containerOf(p: Pod, name: string): Container {
-  return allContainersOf(p).find((c) => c.name === name)!;
+  return allOf(p).find((c) => c.name === name)!;
 }
 
 describe('the oracle follows the kubelet', () => {

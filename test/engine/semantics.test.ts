@@ -38,6 +38,31 @@ import type {
   Volume,
   VolumeMount,
 } from '../../src/engine/index.ts';
+import { dirVariable } from './helpers.ts';
+import {
+  DIR,
+  DNS_LABEL,
+  NONE,
+  OTHER,
+  alias,
+  allOf,
+  canRead,
+  clean,
+  configMapKeyRefArb,
+  envFromArbOf,
+  expand,
+  fieldRefArb,
+  isKubeletWritten,
+  literalArb,
+  modeArb,
+  mountOrder,
+  secretKeyRefArb,
+  secretVolumeArb,
+  textArbOf,
+  under,
+  volumeNamed,
+} from './kubelet-model.ts';
+import type { Item } from './kubelet-model.ts';
 
 // =================================================================================================
 // The world
@@ -163,31 +188,6 @@ function serviceEnv(p: Pod, world: World): Map<string, string> {
   return env;
 }
 
-/** third_party/forked/golang/expansion.Expand. */
-function expand(input: string, lookup: (name: string) => string | undefined): string {
-  let out = '';
-  let checkpoint = 0;
-  for (let cursor = 0; cursor < input.length; cursor++) {
-    if (input[cursor] !== '$' || cursor + 1 >= input.length) continue;
-    out += input.slice(checkpoint, cursor);
-    const rest = input.slice(cursor + 1);
-    let advance = 1;
-    if (rest[0] === '$') out += '$';
-    else if (rest[0] === '(') {
-      const close = rest.indexOf(')', 1);
-      if (close === -1) out += '$(';
-      else {
-        const name = rest.slice(1, close);
-        out += lookup(name) ?? `$(${name})`;
-        advance = close + 1;
-      }
-    } else out += `$${rest[0]}`;
-    cursor += advance;
-    checkpoint = cursor + 1;
-  }
-  return out + input.slice(checkpoint);
-}
-
 /** kubelet makeEnvironmentVariables. */
 function environment(c: Container, p: Pod, world: World): Env {
   const vars = new Map<string, Var>();
@@ -292,9 +292,6 @@ type Content =
     }
   | { readonly kind: 'other' | 'dir' | 'none' | 'image' };
 
-const OTHER: Content = { kind: 'other' };
-const DIR: Content = { kind: 'dir' };
-const NONE: Content = { kind: 'none' };
 const IMAGE: Content = { kind: 'image' };
 
 interface Payload {
@@ -302,35 +299,6 @@ interface Payload {
   readonly opaque: boolean;
   readonly files: ReadonlyMap<string, Content>;
   readonly failure?: string;
-}
-
-/** Go's filepath.Clean. */
-function clean(path: string): string {
-  const absolute = path.startsWith('/');
-  const out: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
-      else if (!absolute) out.push('..');
-    } else out.push(part);
-  }
-  return absolute ? `/${out.join('/')}` : out.join('/') || '.';
-}
-
-/** `/var/run` is a symlink to `/run` in the images we model; the runtime follows it. */
-function alias(path: string): string {
-  return path === '/var/run' || path.startsWith('/var/run/') ? path.slice(4) : path;
-}
-
-function under(path: string, dir: string): boolean {
-  return path === dir || dir === '/' || path.startsWith(`${dir}/`);
-}
-
-interface Item {
-  key?: string;
-  path?: string;
-  mode?: number;
 }
 
 /** secret.MakePayload (the same rules serve projected secret sources). */
@@ -436,23 +404,6 @@ function payloadOf(volume: Volume | undefined, world: World): Payload {
   return failure === undefined ? { opaque: false, files } : { opaque: false, files, failure };
 }
 
-function isKubeletWritten(volume: Volume | undefined): boolean {
-  const v = volume as LooseVolume | undefined;
-  return Boolean(v && (v.secret || v.projected || v.configMap || v.downwardAPI));
-}
-
-function allOf(p: Pod): Container[] {
-  return [
-    ...(p.spec?.initContainers ?? []),
-    ...(p.spec?.containers ?? []),
-    ...(p.spec?.ephemeralContainers ?? []),
-  ];
-}
-
-function volumeNamed(p: Pod, name: string): Volume | undefined {
-  return (p.spec?.volumes ?? []).find((v) => v.name === name);
-}
-
 /**
  * getNestedMountpoints: the directories the kubelet makes inside a secret/configMap/projected/
  * downwardAPI volume for mounts nested below one of its mounts, in any container. They live in the
@@ -486,15 +437,6 @@ function lookupIn(payload: Payload, nested: readonly string[], rel: string): Con
   if (file) return file;
   for (const path of payload.files.keys()) if (path.startsWith(`${rel}/`)) return DIR;
   return NONE;
-}
-
-/** The runtime mounts shallowest first (stable), so a deeper mount covers a shallower one. */
-function mountOrder(c: Container): VolumeMount[] {
-  const depth = (m: VolumeMount): number => clean(m.mountPath).split('/').length;
-  return [...(c.volumeMounts ?? [])]
-    .map((m, i) => ({ m, i }))
-    .sort((a, b) => depth(a.m) - depth(b.m) || a.i - b.i)
-    .map(({ m }) => m);
 }
 
 /** What the container reads at an absolute path. */
@@ -552,21 +494,6 @@ function secretFilesByPath(p: Pod, c: Container, world: World): Map<string, Secr
     }
   }
   return seen;
-}
-
-/**
- * Whether the container's processes can read a file of this mode. Files belong to root; with
- * `fsGroup` they get that group with group read, and the processes have it. Without a user in the
- * spec the image's user runs it: counted as root, like the engine's documentation does.
- */
-function canRead(p: Pod, c: Container, mode: number): boolean {
-  type Ctx = { fsGroup?: number; runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean };
-  const pod = (p.spec?.securityContext ?? {}) as Ctx;
-  const own = (c.securityContext ?? {}) as Ctx;
-  if ((mode & 0o004) !== 0 || pod.fsGroup !== undefined) return true;
-  const uid = own.runAsUser ?? pod.runAsUser;
-  const root = uid !== undefined ? uid === 0 : (own.runAsNonRoot ?? pod.runAsNonRoot) !== true;
-  return root || ((own.runAsGroup ?? pod.runAsGroup) === 0 && (mode & 0o040) !== 0);
 }
 
 // =================================================================================================
@@ -685,10 +612,6 @@ function readsOf(c: Container, scripts: ReadonlyMap<string, readonly Read[]>): R
 const SERVICE_LINK =
   /^[A-Z][A-Z0-9_]*_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)?)$/;
 
-function dirVariable(secret: string): string {
-  return `ENVLESS_SECRETS_DIR_${secret.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
-}
-
 function annotation(p: Pod, name: string): string | undefined {
   return p.metadata?.annotations?.[name];
 }
@@ -702,8 +625,6 @@ function kinds(p: Pod): Kind[] {
     ...(p.spec?.ephemeralContainers ?? []).map((): Kind => 'ephemeralContainer'),
   ];
 }
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** What the API server or the runtime would refuse in what the engine added. */
 function validityProblems(input: Pod, out: Pod, ephemeralUpdate: boolean): string[] {
@@ -1049,10 +970,8 @@ const PREFIXES = [undefined, undefined, 'P_', 'DB_', ''];
 const LITERAL_SECRET = 'sk_live_4eC39HqLyjWDarjtT1zdp7dc';
 
 const varArb = fc.constantFrom(...VARS);
-const optionalArb = fc.constantFrom<boolean | undefined>(undefined, undefined, true, false);
-
-const textArb = fc.oneof(
-  fc.constantFrom(
+const textArb = textArbOf(
+  [
     'plain',
     '',
     '/etc/app.conf',
@@ -1062,53 +981,21 @@ const textArb = fc.oneof(
     '/run/secrets/TOKEN',
     '/var/run/secrets/db',
     '/secrets/envless',
-  ),
-  varArb.map((v) => `$(${v})`),
-  varArb.map((v) => `$$(${v})`),
-  varArb.map((v) => `$$$(${v})`),
-  fc.tuple(varArb, varArb).map(([a, b]) => `a-$(${a})-$(${b})`),
+  ],
+  varArb,
 );
 
 const envArb: fc.Arbitrary<EnvVar> = fc.oneof(
   {
     weight: 5,
-    arbitrary: fc
-      .record({
-        name: varArb,
-        secret: fc.constantFrom(...SECRETS),
-        key: fc.constantFrom(...SECRET_KEYS),
-        optional: optionalArb,
-      })
-      .map(({ name, secret, key, optional }) => ({
-        name,
-        valueFrom: {
-          secretKeyRef: optional === undefined ? { name: secret, key } : { name: secret, key, optional },
-        },
-      }))
-      // `value: ""` next to valueFrom is valid: the kubelet reads the source.
-      .chain((e) => fc.constantFrom(e, e, e, { ...e, value: '' })),
+    // `value: ""` next to valueFrom is valid: the kubelet reads the source.
+    arbitrary: secretKeyRefArb(varArb, SECRETS, SECRET_KEYS).chain((e) =>
+      fc.constantFrom(e, e, e, { ...e, value: '' }),
+    ),
   },
-  { weight: 3, arbitrary: fc.record({ name: varArb, value: textArb }) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({
-        name: varArb,
-        cm: fc.constantFrom(...CONFIG_MAPS),
-        key: fc.constantFrom(...CM_KEYS),
-        optional: optionalArb,
-      })
-      .map(({ name, cm, key, optional }) => ({
-        name,
-        valueFrom: {
-          configMapKeyRef: optional === undefined ? { name: cm, key } : { name: cm, key, optional },
-        },
-      })),
-  },
-  {
-    weight: 1,
-    arbitrary: varArb.map((name) => ({ name, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } })),
-  },
+  { weight: 3, arbitrary: literalArb(varArb, textArb) },
+  { weight: 1, arbitrary: configMapKeyRefArb(varArb, CONFIG_MAPS, CM_KEYS) },
+  { weight: 1, arbitrary: fieldRefArb(varArb) },
   {
     weight: 1,
     arbitrary: fc.constantFrom(...READ_NAMES).map((v) => ({ name: 'JAVA_OPTS', value: `-Dpw=\${${v}}` })),
@@ -1116,34 +1003,7 @@ const envArb: fc.Arbitrary<EnvVar> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ name: 'API_KEY', value: LITERAL_SECRET }) },
 );
 
-const envFromArb: fc.Arbitrary<EnvFromSource> = fc.oneof(
-  {
-    weight: 3,
-    arbitrary: fc
-      .record({
-        secret: fc.constantFrom(...SECRETS),
-        prefix: fc.constantFrom(...PREFIXES),
-        optional: optionalArb,
-      })
-      .map(({ secret, prefix, optional }) => ({
-        ...(prefix === undefined ? {} : { prefix }),
-        secretRef: optional === undefined ? { name: secret } : { name: secret, optional },
-      })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc
-      .record({
-        cm: fc.constantFrom(...CONFIG_MAPS),
-        prefix: fc.constantFrom(...PREFIXES),
-        optional: optionalArb,
-      })
-      .map(({ cm, prefix, optional }) => ({
-        ...(prefix === undefined ? {} : { prefix }),
-        configMapRef: optional === undefined ? { name: cm } : { name: cm, optional },
-      })),
-  },
-);
+const envFromArb = envFromArbOf(SECRETS, CONFIG_MAPS, PREFIXES);
 
 const ITEM_PATHS = ['password', 'db/password', 'TOKEN', 'creds/token', 'envless', 'db'];
 
@@ -1160,27 +1020,8 @@ const itemsArb = fc
     items.map(({ key, path, mode }) => (mode === undefined ? { key, path } : { key, path, mode })),
   );
 
-const modeArb = fc.constantFrom<number | undefined>(undefined, undefined, 0o400, 0o440);
-
 const volumeBodyArb: fc.Arbitrary<Omit<LooseVolume, 'name'>> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc
-      .record({
-        secretName: fc.constantFrom(...SECRETS),
-        items: fc.option(itemsArb, { nil: undefined }),
-        optional: fc.constantFrom<boolean | undefined>(undefined, true),
-        defaultMode: modeArb,
-      })
-      .map(({ secretName, items, optional, defaultMode }) => ({
-        secret: {
-          secretName,
-          ...(items ? { items } : {}),
-          ...(optional ? { optional } : {}),
-          ...(defaultMode === undefined ? {} : { defaultMode }),
-        },
-      })),
-  },
+  { weight: 4, arbitrary: secretVolumeArb(SECRETS, itemsArb) },
   {
     weight: 3,
     arbitrary: fc
